@@ -1,1 +1,140 @@
-fn main() {}
+//! `tcpsim`: the command line of the TCP connection-lifecycle simulator.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use scenarios::run::{self, RunOptions};
+use scenarios::{CliError, builtin, spec, sweep};
+
+/// A deterministic discrete-event simulator of the TCP connection lifecycle.
+#[derive(Debug, Parser)]
+#[command(name = "tcpsim", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the built-in scenarios, one line each.
+    List,
+    /// Print a scenario as TOML with every default filled in (it can be fed back to `run`).
+    Show(ScenarioArgs),
+    /// Run a scenario and write its result files.
+    Run(RunArgs),
+    /// Run a sweep plan: many runs over a grid of settings and seeds.
+    Sweep(sweep::SweepArgs),
+    /// Summarize a result directory.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ScenarioArgs {
+    /// A built-in scenario name (see `tcpsim list`) or a path to a .toml file.
+    scenario: String,
+    /// Master seed of the run (overrides run.seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override a scenario key by its dotted path, e.g. --set tcp.fin_timeout=30s
+    /// --set workload.rate=200 --set group.clients.count=4 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+}
+
+impl ScenarioArgs {
+    fn load(&self) -> Result<spec::Scenario, CliError> {
+        let mut sets = self.sets.clone();
+        if let Some(seed) = self.seed {
+            sets.push(format!("run.seed={seed}"));
+        }
+        spec::load(&self.scenario, &sets)
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// Result directory [default: out/<scenario>-seed<N>]. An earlier result there is replaced.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Also write transitions.csv: every state change of every socket.
+    #[arg(long)]
+    trace: bool,
+    /// Also write every segment, with real Ethernet/IPv4/TCP headers, to this pcap file.
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct ReportArgs {
+    /// A result directory written by `tcpsim run`.
+    dir: PathBuf,
+    /// Also draw plots into the directory.
+    #[arg(long)]
+    plots: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: ReportFormat,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ReportFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tcpsim: error: {e}");
+            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<(), CliError> {
+    match command {
+        Command::List => {
+            let width = builtin::ALL.iter().map(|b| b.name.len()).max().unwrap_or(0);
+            for b in &builtin::ALL {
+                println!("{:width$}  {}", b.name, b.summary);
+            }
+            Ok(())
+        }
+        Command::Show(args) => {
+            print!("{}", args.load()?.to_toml());
+            Ok(())
+        }
+        Command::Run(args) => {
+            let sc = args.scenario.load()?;
+            let opts = RunOptions {
+                out: args
+                    .out
+                    .clone()
+                    .unwrap_or_else(|| run::default_out_dir(&sc)),
+                trace: args.trace,
+                pcap: args.pcap.clone(),
+                progress: !args.quiet && std::io::stderr().is_terminal(),
+            };
+            let outcome = run::run(&sc, &opts)?;
+            println!("{}", outcome.summary.completed);
+            Ok(())
+        }
+        Command::Sweep(args) => sweep::run(&args),
+        Command::Report(args) => Err(CliError::other(format!(
+            "report {} ({:?}, plots: {}): not available yet",
+            args.dir.display(),
+            args.format,
+            args.plots
+        ))),
+    }
+}

@@ -1,0 +1,810 @@
+//! Scenario files: the schema, `--set` overrides, and validation.
+//!
+//! A scenario is read in three steps, so that a file and `--set` parse values the same
+//! way and every error names the key it is about:
+//!
+//! 1. the TOML text is parsed into a [`toml::Value`];
+//! 2. each `--set KEY=VALUE` is applied to that value by its dotted path
+//!    ([`apply_set`]): VALUE is parsed as a TOML value, and if that fails, taken as a
+//!    string (so `--set tcp.local_port_range=[40000,40999]` is an array and
+//!    `--set workload.client_close=linger:5s` a string);
+//! 3. the value is deserialized into [`Scenario`] (unknown keys rejected everywhere,
+//!    every missing key filled with its default), each group's `tcp`, `link` and
+//!    `workload` overrides are merged over the base tables and deserialized the same
+//!    way, and ranges are checked.
+//!
+//! Every failure is a [`CliError::BadInput`] whose message names the scenario (file
+//! or built-in), the dotted key, the offending value and what would be valid.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sim_core::time::SimDuration;
+
+use crate::builtin;
+use crate::error::CliError;
+
+pub use pending::{CostModel, LinkConfig, TcpConfig};
+
+/// Stand-ins until sim-tcp's `TcpConfig`/`CostModel` and sim-core's `LinkConfig` land.
+mod pending {
+    use serde::{Deserialize, Serialize};
+    use sim_core::time::SimDuration;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct TcpConfig {
+        pub msl: SimDuration,
+        pub time_wait: SimDuration,
+        pub fin_timeout: SimDuration,
+        pub syn_retries: u8,
+        pub synack_retries: u8,
+        pub orphan_retries: u8,
+        pub rto_initial: SimDuration,
+        pub rto_max: SimDuration,
+        pub local_port_range: [u16; 2],
+        pub backlog: u32,
+        pub syncookies: u8,
+    }
+    impl Default for TcpConfig {
+        fn default() -> Self {
+            TcpConfig {
+                msl: SimDuration::from_secs(30),
+                time_wait: SimDuration::from_secs(60),
+                fin_timeout: SimDuration::from_secs(60),
+                syn_retries: 6,
+                synack_retries: 5,
+                orphan_retries: 0,
+                rto_initial: SimDuration::from_secs(1),
+                rto_max: SimDuration::from_secs(120),
+                local_port_range: [32768, 60999],
+                backlog: 4096,
+                syncookies: 1,
+            }
+        }
+    }
+    impl TcpConfig {
+        pub fn validate(&self) -> Result<(), String> {
+            if self.local_port_range[0] > self.local_port_range[1] {
+                return Err("tcp.local_port_range: inverted".into());
+            }
+            Ok(())
+        }
+    }
+    #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct CostModel {
+        pub full_socket: u64,
+    }
+    #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct LinkConfig {
+        pub delay: SimDuration,
+    }
+    impl LinkConfig {
+        pub fn validate(&self) -> Result<(), String> {
+            Ok(())
+        }
+    }
+}
+
+/// Where a scenario came from, for error messages and the default output name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A built-in scenario, by name (`tcpsim list`).
+    Builtin(String),
+    /// A scenario file.
+    File(PathBuf),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Builtin(name) => write!(f, "built-in scenario `{name}`"),
+            Origin::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// A validated scenario: the typed tables of the file plus each group's effective
+/// configuration (its overrides merged over the base tables).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// The scenario's name (built-in name or file stem): the `scenario` column of
+    /// `summary.csv` and the default output directory. Not a key of the file.
+    #[serde(skip)]
+    pub name: String,
+    #[serde(default)]
+    pub run: RunSection,
+    /// Base TCP configuration of every host (`[tcp]`, Linux defaults).
+    #[serde(default)]
+    pub tcp: TcpConfig,
+    /// Modelled kernel memory per socket (`[cost]`).
+    #[serde(default)]
+    pub cost: CostModel,
+    /// Base access-link configuration of every host (`[link]`), used in both
+    /// directions (host → switch and switch → host).
+    #[serde(default)]
+    pub link: LinkConfig,
+    /// Base workload (`[workload]`); a client group may override it.
+    #[serde(default)]
+    pub workload: Workload,
+    /// Host groups (`[[group]]`). Default: one `clients` host and one `server` host.
+    #[serde(rename = "group", default = "default_groups")]
+    pub groups: Vec<Group>,
+    /// Each group's effective configuration, in `groups` order (filled by
+    /// [`Scenario::from_value`]).
+    #[serde(skip)]
+    pub resolved: Vec<GroupConfig>,
+}
+
+/// `[run]`: how long and how the run goes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunSection {
+    /// Master seed of every random stream (`--seed` overrides it).
+    pub seed: u64,
+    /// How long new connections start (virtual time).
+    pub duration: SimDuration,
+    /// Interval of the `timeseries.csv` samples.
+    pub sample_every: SimDuration,
+    /// How long the run may go on after `duration` for open connections to end:
+    /// `"auto"` (every TIME_WAIT, FIN_WAIT_2 and SYN timer can expire) or a duration.
+    pub drain: Drain,
+}
+
+impl Default for RunSection {
+    fn default() -> Self {
+        RunSection {
+            seed: 1,
+            duration: SimDuration::from_secs(10),
+            sample_every: SimDuration::from_secs(1),
+            drain: Drain::Auto,
+        }
+    }
+}
+
+/// `run.drain`: `"auto"` or a duration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drain {
+    /// Long enough for every timer of the configuration: see
+    /// [`GroupConfig::settle_time`].
+    Auto,
+    Fixed(SimDuration),
+}
+
+impl Serialize for Drain {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Drain::Auto => s.serialize_str("auto"),
+            Drain::Fixed(d) => d.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Drain {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s == "auto" {
+            return Ok(Drain::Auto);
+        }
+        s.parse::<SimDuration>()
+            .map(Drain::Fixed)
+            .map_err(|e| serde::de::Error::custom(format!("{e}, or \"auto\"")))
+    }
+}
+
+/// `[workload]`: the applications on the client and server hosts.
+///
+/// A connection follows the workload of its client's group: the client connects,
+/// sends `request_bytes`; the server reads them all and answers `response_bytes`;
+/// then `closer` decides who calls close first, each side in its own close mode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Workload {
+    /// New connections per second (open loop, Poisson arrivals) for the whole group.
+    /// Exclusive with `concurrency`; the default (100/s) applies when neither is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<Rate>,
+    /// Connections kept open at once (closed loop): when the client application is
+    /// done with one (closed or failed), it opens the next. Exclusive with `rate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
+    /// At most this many connection attempts per group (none: no limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// The port the servers listen on and the clients connect to.
+    pub service_port: u16,
+    /// Bytes the client sends after the handshake.
+    pub request_bytes: u64,
+    /// Bytes the server answers once it has read the whole request.
+    pub response_bytes: u64,
+    /// Who closes first once the response is delivered.
+    pub closer: Closer,
+    /// How the client application closes its socket.
+    pub client_close: CloseMode,
+    /// How the server application closes its socket.
+    pub server_close: CloseMode,
+    /// Probability that a client host drops off the network right after sending its
+    /// request: no FIN, no RST, nothing answers (the dropped dial-up line).
+    pub client_vanish: Probability,
+    /// Addresses with no host behind them, among which a client picks its
+    /// destination together with the server hosts (a scanning worm's targets).
+    pub silent_destinations: u32,
+}
+
+/// The rate used when neither `workload.rate` nor `workload.concurrency` is set.
+pub const DEFAULT_RATE: f64 = 100.0;
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            rate: None,
+            concurrency: None,
+            count: None,
+            service_port: 80,
+            request_bytes: 100,
+            response_bytes: 1000,
+            closer: Closer::Client,
+            client_close: CloseMode::Close,
+            server_close: CloseMode::Close,
+            client_vanish: Probability(0.0),
+            silent_destinations: 0,
+        }
+    }
+}
+
+/// Who calls close first (`workload.closer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Closer {
+    /// The client closes once it has the whole response; the server closes when it
+    /// reads the client's FIN (the usual HTTP/1.0 client-close pattern).
+    Client,
+    /// The server closes right after sending the response; the client closes when
+    /// it reads the server's FIN.
+    Server,
+    /// Both close at the same instant, when the client has the whole response: the
+    /// FINs cross (simultaneous close, RFC 9293 §3.6 case 2).
+    Both,
+}
+
+/// How an application closes its socket (`workload.client_close`,
+/// `workload.server_close`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseMode {
+    /// `close()`: FIN, the socket becomes an orphan.
+    Close,
+    /// `shutdown(SHUT_WR)`: FIN, but the application keeps the socket (a half-close;
+    /// Linux never times out FIN_WAIT_2 for it). It is closed when the peer's FIN is
+    /// read.
+    Shutdown,
+    /// `SO_LINGER {1, 0}` then `close()`: RST, no FIN, no TIME_WAIT.
+    Abort,
+    /// `SO_LINGER {1, N}` then `close()`: FIN, close() blocks up to N.
+    Linger(SimDuration),
+    /// The application never closes (a leak): the socket stays in CLOSE_WAIT or
+    /// ESTABLISHED until the run ends.
+    Never,
+}
+
+impl fmt::Display for CloseMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseMode::Close => f.write_str("close"),
+            CloseMode::Shutdown => f.write_str("shutdown"),
+            CloseMode::Abort => f.write_str("abort"),
+            CloseMode::Linger(d) => write!(f, "linger:{d}"),
+            CloseMode::Never => f.write_str("never"),
+        }
+    }
+}
+
+impl std::str::FromStr for CloseMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let valid = "expected close, shutdown, abort, linger:DURATION (e.g. linger:5s) or never";
+        match s {
+            "close" => Ok(CloseMode::Close),
+            "shutdown" => Ok(CloseMode::Shutdown),
+            "abort" => Ok(CloseMode::Abort),
+            "never" => Ok(CloseMode::Never),
+            _ => match s.strip_prefix("linger:") {
+                Some(d) => match d.parse::<SimDuration>() {
+                    Ok(d) if d.is_zero() => Ok(CloseMode::Abort),
+                    Ok(d) => Ok(CloseMode::Linger(d)),
+                    Err(e) => Err(format!("{e}; {valid}")),
+                },
+                None => Err(format!("invalid close mode {s:?}: {valid}")),
+            },
+        }
+    }
+}
+
+impl Serialize for CloseMode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for CloseMode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A probability in [0, 1].
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize)]
+#[serde(transparent)]
+pub struct Probability(pub f64);
+
+impl<'de> Deserialize<'de> for Probability {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let p = f64::deserialize(d)?;
+        if (0.0..=1.0).contains(&p) {
+            Ok(Probability(p))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "invalid value {p}: expected a probability in [0, 1]"
+            )))
+        }
+    }
+}
+
+/// A rate in events per second: finite and > 0.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize)]
+#[serde(transparent)]
+pub struct Rate(pub f64);
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = f64::deserialize(d)?;
+        if r.is_finite() && r > 0.0 {
+            Ok(Rate(r))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "invalid value {r}: expected a rate > 0 (per second, e.g. 100 or 0.5)"
+            )))
+        }
+    }
+}
+
+/// What the hosts of a group do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Opens connections to the servers, per its workload.
+    Client,
+    /// Listens on `workload.service_port` and answers requests.
+    Server,
+    /// Sends SYNs from spoofed, silent source addresses at its workload's `rate`
+    /// (a SYN flood): no socket on the attacker, SYN-ACKs go nowhere.
+    Attacker,
+}
+
+/// `[[group]]`: `count` hosts of one role. `tcp`, `link` and `workload` tables
+/// override single keys of the base tables for this group's hosts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    pub name: String,
+    #[serde(default = "one")]
+    pub count: u32,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<toml::Table>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<toml::Table>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<toml::Table>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn default_groups() -> Vec<Group> {
+    let group = |name: &str, role| Group {
+        name: name.to_string(),
+        count: 1,
+        role,
+        tcp: None,
+        link: None,
+        workload: None,
+    };
+    vec![
+        group("clients", Role::Client),
+        group("server", Role::Server),
+    ]
+}
+
+/// One group's effective configuration: its overrides merged over the base tables.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupConfig {
+    pub name: String,
+    pub count: u32,
+    pub role: Role,
+    pub tcp: TcpConfig,
+    pub link: LinkConfig,
+    pub workload: Workload,
+}
+
+impl GroupConfig {
+    /// The connection rate of an open-loop client or attacker group (the default
+    /// when neither `rate` nor `concurrency` is set).
+    pub fn rate(&self) -> Option<f64> {
+        match (self.workload.rate, self.workload.concurrency) {
+            (Some(r), _) => Some(r.0),
+            (None, Some(_)) => None,
+            (None, None) => Some(DEFAULT_RATE),
+        }
+    }
+
+    /// How long this group's sockets may take to end after their last application
+    /// call: the longest of the TIME_WAIT length, an orphan's FIN_WAIT_2 time
+    /// (up to 2·`fin_timeout` − 60 s on Linux when `fin_timeout` > 60 s), the SYN
+    /// give-up time and the SYN-ACK give-up time, plus the time an orphan may spend
+    /// retransmitting its FIN (`tcp_orphan_retries`, 8 when 0).
+    pub fn settle_time(&self) -> SimDuration {
+        let t = &self.tcp;
+        let backoff = |retries: u32| {
+            // Classic exponential back-off from rto_initial, each wait capped at
+            // rto_max: sum over i in 0..=retries of min(rto_initial·2^i, rto_max).
+            (0..=retries.min(32)).fold(SimDuration::ZERO, |acc, i| {
+                acc.saturating_add(
+                    t.rto_initial
+                        .saturating_mul(1u64 << i.min(40))
+                        .min(t.rto_max),
+                )
+            })
+        };
+        let orphan = if t.orphan_retries == 0 {
+            8
+        } else {
+            t.orphan_retries
+        };
+        [
+            t.time_wait,
+            t.fin_timeout.saturating_mul(2),
+            backoff(t.syn_retries.into()),
+            backoff(t.synack_retries.into()),
+            backoff(orphan.into()).saturating_add(t.time_wait),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(SimDuration::ZERO)
+    }
+}
+
+impl Scenario {
+    /// The drain limit in effect: `run.drain`, or with `auto` the longest
+    /// [`GroupConfig::settle_time`] plus a 10 s margin.
+    pub fn drain(&self) -> SimDuration {
+        match self.run.drain {
+            Drain::Fixed(d) => d,
+            Drain::Auto => self
+                .resolved
+                .iter()
+                .map(GroupConfig::settle_time)
+                .max()
+                .unwrap_or(SimDuration::ZERO)
+                .saturating_add(SimDuration::from_secs(10)),
+        }
+    }
+
+    /// The scenario as TOML with every default filled in (`tcpsim show`); reading it
+    /// back gives the same scenario.
+    pub fn to_toml(&self) -> String {
+        let mut out = format!(
+            "# Effective scenario `{}`: every key with its value, defaults filled in.\n\
+             # Feed it back with `tcpsim run FILE`.\n\n",
+            self.name
+        );
+        out.push_str(&toml::to_string(self).expect("a scenario serializes to TOML"));
+        out
+    }
+
+    /// Deserializes and validates a scenario from its TOML value (after `--set`).
+    /// `sets` are the keys overridden on the command line, named in messages.
+    pub fn from_value(
+        value: toml::Value,
+        origin: &Origin,
+        name: &str,
+        sets: &[String],
+    ) -> Result<Scenario, CliError> {
+        let ctx = Ctx { origin, sets };
+        let base_value = value.clone();
+        let mut sc: Scenario = ctx.typed(value, "")?;
+        sc.name = name.to_string();
+        sc.resolved = sc
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| ctx.resolve_group(&base_value, i, g))
+            .collect::<Result<_, _>>()?;
+        ctx.validate(&sc)?;
+        Ok(sc)
+    }
+}
+
+/// Error context: where the scenario came from and which keys `--set` changed.
+struct Ctx<'a> {
+    origin: &'a Origin,
+    sets: &'a [String],
+}
+
+impl Ctx<'_> {
+    /// One bad-input error naming the scenario, the key and what is wrong.
+    fn error(&self, key: &str, what: impl fmt::Display) -> CliError {
+        let by_set = self.sets.iter().find(|s| {
+            s.split('=')
+                .next()
+                .is_some_and(|k| key.starts_with(k.trim()))
+        });
+        let from = match by_set {
+            Some(s) => format!(" (from --set {s})"),
+            None => String::new(),
+        };
+        CliError::bad_input(format!("{}: key `{key}`{from}: {what}", self.origin))
+    }
+
+    /// Deserializes `value` into `T`, reporting the dotted path of the failing key
+    /// under `prefix`.
+    fn typed<T: DeserializeOwned>(&self, value: toml::Value, prefix: &str) -> Result<T, CliError> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let inner = e.path().to_string();
+            let key = match (prefix.is_empty(), inner.as_str()) {
+                (true, _) => inner.clone(),
+                (false, ".") => prefix.to_string(),
+                (false, _) => format!("{prefix}.{inner}"),
+            };
+            self.error(&key, e.into_inner().message().trim_end())
+        })
+    }
+
+    /// Merges group `i`'s override tables over the base tables and types them.
+    fn resolve_group(
+        &self,
+        root: &toml::Value,
+        i: usize,
+        g: &Group,
+    ) -> Result<GroupConfig, CliError> {
+        let merged = |section: &str, over: &Option<toml::Table>| -> toml::Value {
+            let mut base = root
+                .get(section)
+                .and_then(toml::Value::as_table)
+                .cloned()
+                .unwrap_or_default();
+            for (k, v) in over.iter().flatten() {
+                base.insert(k.clone(), v.clone());
+            }
+            toml::Value::Table(base)
+        };
+        let prefix = |section: &str| format!("group[{i}] ({}).{section}", g.name);
+        Ok(GroupConfig {
+            name: g.name.clone(),
+            count: g.count,
+            role: g.role,
+            tcp: self.typed(merged("tcp", &g.tcp), &prefix("tcp"))?,
+            link: self.typed(merged("link", &g.link), &prefix("link"))?,
+            workload: self.typed(merged("workload", &g.workload), &prefix("workload"))?,
+        })
+    }
+
+    /// Range checks that serde types cannot express.
+    fn validate(&self, sc: &Scenario) -> Result<(), CliError> {
+        let run = &sc.run;
+        if run.duration.is_zero() {
+            return Err(self.error(
+                "run.duration",
+                "invalid value 0s: expected a duration > 0 (e.g. \"10s\")",
+            ));
+        }
+        if run.sample_every.is_zero() {
+            return Err(self.error(
+                "run.sample_every",
+                "invalid value 0s: expected a duration > 0 (e.g. \"1s\")",
+            ));
+        }
+        if sc.groups.is_empty() {
+            return Err(self.error("group", "no host groups: expected at least one [[group]] of role client and one of role server"));
+        }
+        for (i, g) in sc.groups.iter().enumerate() {
+            let key = |k: &str| format!("group[{i}] ({}).{k}", g.name);
+            if g.name.is_empty()
+                || !g
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(self.error(&key("name"), format!("invalid value {:?}: expected a non-empty name of letters, digits, '-' and '_'", g.name)));
+            }
+            if sc.groups[..i].iter().any(|o| o.name == g.name) {
+                return Err(self.error(
+                    &key("name"),
+                    format!(
+                        "duplicate group name {:?}: group names must be unique",
+                        g.name
+                    ),
+                ));
+            }
+            if g.count == 0 {
+                return Err(
+                    self.error(&key("count"), "invalid value 0: expected a host count >= 1")
+                );
+            }
+        }
+        for (i, gc) in sc.resolved.iter().enumerate() {
+            let key = |k: &str| format!("group[{i}] ({}).{k}", gc.name);
+            gc.tcp.validate().map_err(|e| self.error(&key("tcp"), e))?;
+            gc.link
+                .validate()
+                .map_err(|e| self.error(&key("link"), e))?;
+            let w = &gc.workload;
+            if w.rate.is_some() && w.concurrency.is_some() {
+                return Err(self.error(&key("workload.rate"), "both workload.rate and workload.concurrency are set: use one (rate = open loop, concurrency = closed loop)"));
+            }
+            if w.concurrency == Some(0) {
+                return Err(self.error(
+                    &key("workload.concurrency"),
+                    "invalid value 0: expected a number of connections >= 1",
+                ));
+            }
+            if gc.role == Role::Attacker && w.concurrency.is_some() {
+                return Err(self.error(
+                    &key("workload.concurrency"),
+                    "an attacker group sends SYNs at a rate: set workload.rate instead",
+                ));
+            }
+        }
+        let total_hosts: u64 = sc.groups.iter().map(|g| u64::from(g.count)).sum::<u64>()
+            + u64::from(sc.workload.silent_destinations);
+        if total_hosts > (1 << 24) - 2 {
+            return Err(self.error("group", format!("{total_hosts} hosts and silent destinations: at most 16777214 fit in 10.0.0.0/8")));
+        }
+        let initiators = sc.groups.iter().any(|g| g.role != Role::Server);
+        if !initiators {
+            return Err(self.error(
+                "group",
+                "no group of role client or attacker: nothing would open a connection",
+            ));
+        }
+        let servers = sc.groups.iter().any(|g| g.role == Role::Server);
+        let silent = sc
+            .resolved
+            .iter()
+            .any(|g| g.workload.silent_destinations > 0);
+        if !servers && !silent {
+            return Err(self.error("group", "no group of role server and workload.silent_destinations = 0: connections would have no destination"));
+        }
+        Ok(())
+    }
+}
+
+/// Applies one `--set KEY=VALUE` to a scenario's TOML value.
+///
+/// KEY is a dotted path (`tcp.fin_timeout`, `workload.rate`); inside `group` a path
+/// element is a group's name or index (`group.clients.count`, `group.0.tcp.mss`).
+/// VALUE is parsed as a TOML value (`0.01`, `true`, `[40000, 40999]`, `"x"`), and if
+/// that fails, taken as a string (`60s`, `linger:5s`). Missing tables are created;
+/// whether the key exists is checked when the result is deserialized.
+pub fn apply_set(root: &mut toml::Value, assignment: &str) -> Result<(), CliError> {
+    let bad = |what: String| CliError::bad_input(format!("--set {assignment}: {what}"));
+    let (key, raw) = assignment
+        .split_once('=')
+        .ok_or_else(|| bad("expected KEY=VALUE (e.g. --set tcp.fin_timeout=30s)".into()))?;
+    let key = key.trim();
+    let raw = raw.trim();
+    let path: Vec<&str> = key.split('.').collect();
+    if path.iter().any(|p| p.is_empty()) {
+        return Err(bad(format!(
+            "invalid key {key:?}: expected a dotted path like workload.rate"
+        )));
+    }
+    let value = parse_value(raw);
+    let mut cur = root;
+    for (depth, seg) in path.iter().enumerate() {
+        let last = depth + 1 == path.len();
+        cur = match cur {
+            toml::Value::Table(t) => {
+                if last {
+                    t.insert(seg.to_string(), value);
+                    return Ok(());
+                }
+                t.entry(seg.to_string())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            }
+            toml::Value::Array(items) => {
+                let idx = match seg.parse::<usize>() {
+                    Ok(i) if i < items.len() => i,
+                    _ => items
+                        .iter()
+                        .position(|v| v.get("name").and_then(toml::Value::as_str) == Some(seg))
+                        .ok_or_else(|| {
+                            bad(format!("no element `{seg}` in `{}`: expected an index below {} or a group name", path[..depth].join("."), items.len()))
+                        })?,
+                };
+                if last {
+                    items[idx] = value;
+                    return Ok(());
+                }
+                &mut items[idx]
+            }
+            other => {
+                return Err(bad(format!(
+                    "`{}` is a {}, not a table: it has no key `{seg}`",
+                    path[..depth].join("."),
+                    other.type_str()
+                )));
+            }
+        };
+    }
+    Ok(())
+}
+
+/// A `--set` value: TOML if it parses as one, else the raw text as a string.
+fn parse_value(raw: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+/// Loads a scenario: `source` is a built-in name (`tcpsim list`) or a path to a
+/// `.toml` file; each of `sets` is a `KEY=VALUE` override ([`apply_set`]).
+pub fn load(source: &str, sets: &[String]) -> Result<Scenario, CliError> {
+    let (origin, name, text) = read_source(source)?;
+    let mut value: toml::Value = toml::from_str::<toml::Table>(&text)
+        .map(toml::Value::Table)
+        .map_err(|e| {
+            CliError::bad_input(format!(
+                "{origin}: TOML syntax error: {}",
+                e.to_string().trim_end()
+            ))
+        })?;
+    for s in sets {
+        apply_set(&mut value, s)?;
+    }
+    Scenario::from_value(value, &origin, &name, sets)
+}
+
+/// Finds a scenario's text: a built-in by name, else a file.
+fn read_source(source: &str) -> Result<(Origin, String, String), CliError> {
+    if let Some(b) = builtin::find(source) {
+        return Ok((
+            Origin::Builtin(b.name.to_string()),
+            b.name.to_string(),
+            b.toml.to_string(),
+        ));
+    }
+    let path = Path::new(source);
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "scenario".into());
+            Ok((Origin::File(path.to_path_buf()), name, text))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let names: Vec<&str> = builtin::ALL.iter().map(|b| b.name).collect();
+            let looks_like_path = source.contains('/') || source.ends_with(".toml");
+            Err(CliError::bad_input(if looks_like_path {
+                format!("scenario file {source}: no such file")
+            } else {
+                format!(
+                    "unknown scenario `{source}`: not a built-in scenario ({}) and no file of that name",
+                    names.join(", ")
+                )
+            }))
+        }
+        Err(e) => Err(CliError::bad_input(format!(
+            "scenario file {source}: cannot read: {e}"
+        ))),
+    }
+}
