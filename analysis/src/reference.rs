@@ -1,0 +1,638 @@
+//! Analytic reference models, each compared with what a run measured.
+//!
+//! Every [`Reference`] carries the measured value, the model's value, their relative
+//! error `(measured − reference) / reference` and a relative tolerance; outside the
+//! tolerance it is flagged. The models (REFERENCE.md "Capacity arithmetic"):
+//!
+//! - **Little's law** per (group, state): time-weighted mean count = (entries / run
+//!   length) × mean residence. With residences still open at the end counted up to
+//!   the end (as `states.csv` defines them) this is an identity of the accounting, so
+//!   the tolerance is tight (1 %): a flag means the writer's bookkeeping is wrong.
+//! - **TIME_WAIT steady state** per group: close rate × `tcp.time_wait`, capped at
+//!   `tcp.max_tw_buckets` × hosts (Linux `net.ipv4.tcp_max_tw_buckets` is per host).
+//! - **Port-exhaustion ceiling**: `ip_local_port_range` size / `tcp.time_wait`
+//!   connections per second per (client host, destination) when the client closes
+//!   first (ports are held through TIME_WAIT; RFC 6056 lets a port be reused toward
+//!   another destination).
+//! - **SYN give-up time**: Linux `tcp_syn_retries` with classic exponential back-off
+//!   from `tcp.rto_initial` (RFC 6298 (2.1), (5.5)), or the Linux 6.18
+//!   `tcp_syn_linear_timeouts` variant.
+//! - **Connect time under Bernoulli loss**: see [`expected_connect_s`].
+
+use serde::Serialize;
+
+use crate::load::RunData;
+use crate::scenario::{Scenario, as_number};
+use crate::stats::{mean, sample_sd};
+
+/// Tolerance of references that are identities of the accounting or pure timer
+/// arithmetic.
+pub const EXACT_TOLERANCE: f64 = 0.01;
+/// Floor of the tolerance of references to a random quantity.
+pub const STOCHASTIC_TOLERANCE: f64 = 0.10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Within tolerance.
+    Ok,
+    /// Outside tolerance: a mis-configured scenario or a model error.
+    Flag,
+    /// Not applicable: a key or a measurement is missing (see the note).
+    #[serde(rename = "n/a")]
+    NotApplicable,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Flag => "FLAG",
+            Status::NotApplicable => "n/a",
+        }
+    }
+}
+
+/// One measured value beside its analytic reference.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reference {
+    /// Model name, e.g. `little`, `time_wait_steady`, `port_ceiling`.
+    pub model: String,
+    pub group: String,
+    /// What is compared, e.g. the state for `little`.
+    pub quantity: String,
+    pub unit: &'static str,
+    pub measured: Option<f64>,
+    pub reference: Option<f64>,
+    pub rel_error: Option<f64>,
+    /// Relative tolerance: |rel_error| above it flags.
+    pub tolerance: f64,
+    pub status: Status,
+    /// The inputs and assumptions, or why it is not applicable.
+    pub note: String,
+}
+
+impl Reference {
+    fn new(
+        model: &str,
+        group: &str,
+        quantity: &str,
+        unit: &'static str,
+        measured: Option<f64>,
+        reference: Option<f64>,
+        tolerance: f64,
+        note: String,
+    ) -> Self {
+        let rel_error = match (measured, reference) {
+            (Some(m), Some(r)) if r != 0.0 => Some((m - r) / r),
+            (Some(m), Some(_)) => Some(if m == 0.0 { 0.0 } else { f64::INFINITY }),
+            _ => None,
+        };
+        let status = match rel_error {
+            None => Status::NotApplicable,
+            Some(e) if e.abs() <= tolerance => Status::Ok,
+            Some(_) => Status::Flag,
+        };
+        Reference {
+            model: model.to_string(),
+            group: group.to_string(),
+            quantity: quantity.to_string(),
+            unit,
+            measured,
+            reference,
+            rel_error,
+            tolerance,
+            status,
+            note,
+        }
+    }
+
+    fn not_applicable(
+        model: &str,
+        group: &str,
+        quantity: &str,
+        unit: &'static str,
+        why: &str,
+    ) -> Self {
+        Self::new(
+            model,
+            group,
+            quantity,
+            unit,
+            None,
+            None,
+            0.0,
+            why.to_string(),
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// The models, as pure functions.
+
+/// Little's law: mean number in a state = (entries / observed time) × mean residence.
+pub fn little_mean(entered: u64, mean_residence_s: f64, observed_s: f64) -> f64 {
+    entered as f64 / observed_s * mean_residence_s
+}
+
+/// Steady-state TIME_WAIT count: close rate × TIME_WAIT length (Little's law),
+/// capped by the `tcp_max_tw_buckets` of all hosts together.
+pub fn time_wait_steady(close_rate: f64, time_wait_s: f64, cap: Option<f64>) -> f64 {
+    let uncapped = close_rate * time_wait_s;
+    cap.map_or(uncapped, |c| uncapped.min(c))
+}
+
+/// Most new connections per second one client host can open toward one destination
+/// when each port stays bound through TIME_WAIT: (hi − lo + 1) / time_wait.
+/// Linux defaults: 28232 / 60 s = 470.5 conn/s.
+pub fn port_ceiling(lo: u64, hi: u64, time_wait_s: f64) -> f64 {
+    (hi.saturating_sub(lo) + 1) as f64 / time_wait_s
+}
+
+/// Times (from connect()) at which the client sends each SYN, followed by the time
+/// it gives up (ETIMEDOUT): `retries + linear + 1` SYNs, then the give-up.
+///
+/// Linux `tcp_retransmit_timer`: the k-th wait is `rto × 2^(k − linear)` for
+/// k > `linear` and `rto` for k ≤ `linear` (`tcp_syn_linear_timeouts`, Linux
+/// 6.18), each capped at `rto_max`; a connection in SYN_SENT retransmits
+/// `tcp_syn_retries + tcp_syn_linear_timeouts` times. Classic (linear = 0, rto
+/// 1 s): SYNs at 0, 1, 3, 7, 15, 31, 63 s, give-up at 127 s for 6 retries;
+/// linear = 4: retransmissions at 1, 2, 3, 4, 5, 7, 11, 19, 35, 67 s, give-up at
+/// 131 s (REFERENCE.md, `tcp_syn_retries`).
+pub fn syn_schedule(retries: u64, linear: u64, rto_s: f64, rto_max_s: f64) -> Vec<f64> {
+    let waits = retries + linear + 1;
+    let mut times = Vec::with_capacity(waits as usize + 1);
+    let mut t = 0.0;
+    times.push(t);
+    for k in 0..waits {
+        let factor = if k <= linear {
+            1.0
+        } else {
+            2f64.powi((k - linear) as i32)
+        };
+        t += (rto_s * factor).min(rto_max_s);
+        times.push(t);
+    }
+    times
+}
+
+/// Time from connect() to ETIMEDOUT: the last element of [`syn_schedule`].
+pub fn syn_give_up_s(retries: u64, linear: u64, rto_s: f64, rto_max_s: f64) -> f64 {
+    *syn_schedule(retries, linear, rto_s, rto_max_s)
+        .last()
+        .expect("a schedule has at least the first SYN")
+}
+
+/// Expected connect time (connect() to ESTABLISHED at the client) of the
+/// connections that do establish, under Bernoulli loss.
+///
+/// Model and assumptions, precisely:
+/// - `p_oneway` is the probability that one segment is lost on its way between
+///   client and server: each access link on the path drops each segment crossing
+///   it independently, so `p_oneway = 1 − (1 − p_client_link)(1 − p_server_link)`.
+/// - Attempt k is the k-th SYN of [`syn_schedule`]. It succeeds when its SYN and
+///   the SYN-ACK answering it both get through: `q = (1 − p_oneway)²`, independent
+///   across attempts. (This ignores that the server also retransmits its SYN-ACK on
+///   its own timer, `tcp_synack_retries`; that timer runs on the same 1, 2, 4 s
+///   doubling as the client's, so it mostly coincides with the client's next SYN.)
+/// - Success at attempt k gives connect time `s_k + rtt`; `rtt` is the sum of the
+///   four link delays (jitter, serialization and queueing ignored).
+///
+/// E[T | established] = Σ_k q(1−q)^k (s_k + rtt) / (1 − (1−q)^(n+1)) over the n+1
+/// attempts. `None` when no attempt can succeed (p_oneway = 1).
+pub fn expected_connect_s(p_oneway: f64, rtt_s: f64, syn_times: &[f64]) -> Option<f64> {
+    let q = (1.0 - p_oneway).powi(2);
+    let attempts = &syn_times[..syn_times.len().saturating_sub(1)];
+    let mut weight = 0.0;
+    let mut total = 0.0;
+    let mut miss = 1.0;
+    for &s in attempts {
+        let w = miss * q;
+        weight += w;
+        total += w * (s + rtt_s);
+        miss *= 1.0 - q;
+    }
+    (weight > 0.0).then(|| total / weight)
+}
+
+/// Tolerance for a reference to a count of random events with expected value
+/// `expected`: the larger of 10 % and three Poisson standard deviations.
+pub fn poisson_tolerance(expected: f64) -> f64 {
+    if expected > 0.0 {
+        STOCHASTIC_TOLERANCE.max(3.0 / expected.sqrt())
+    } else {
+        STOCHASTIC_TOLERANCE
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Applying the models to a run.
+
+/// All references of one run, in a stable order: Little per (group, state), then
+/// per group TIME_WAIT steady state, then per client group the port ceiling, SYN
+/// give-up and connect time.
+pub fn references(run: &RunData) -> Vec<Reference> {
+    let mut out = little_references(run);
+    let groups = report_groups(run);
+    for g in &groups {
+        if let Some(r) = time_wait_reference(run, g) {
+            out.push(r);
+        }
+    }
+    for g in groups.iter().filter(|g| is_client(run, g)) {
+        out.push(port_reference(run, g));
+        out.push(syn_give_up_reference(run, g));
+        out.push(connect_time_reference(run, g));
+    }
+    out
+}
+
+fn little_references(run: &RunData) -> Vec<Reference> {
+    let observed = run.summary.sim_time_s;
+    run.states
+        .iter()
+        .filter(|s| s.entered > 0)
+        .map(|s| {
+            let reference = s
+                .mean_residence_s
+                .filter(|_| observed > 0.0)
+                .map(|w| little_mean(s.entered, w, observed));
+            let note = format!(
+                "{} entries / {observed} s x {} s",
+                s.entered,
+                fmt_opt(s.mean_residence_s)
+            );
+            Reference::new(
+                "little",
+                &s.group,
+                &s.state,
+                "sockets",
+                Some(s.mean),
+                reference,
+                EXACT_TOLERANCE,
+                note,
+            )
+        })
+        .collect()
+}
+
+/// The groups of a run in the order of `states.csv` (first appearance), then any
+/// other group of the time series.
+pub fn report_groups(run: &RunData) -> Vec<String> {
+    let mut groups: Vec<String> = Vec::new();
+    let names = run
+        .states
+        .iter()
+        .map(|s| &s.group)
+        .chain(run.timeseries.iter().map(|t| &t.group));
+    for name in names {
+        if !groups.contains(name) {
+            groups.push(name.clone());
+        }
+    }
+    groups
+}
+
+/// The role of a group from `scenario.toml`; without it, guessed from the name.
+pub fn group_role(run: &RunData, group: &str) -> String {
+    run.scenario
+        .as_ref()
+        .and_then(|s| s.groups().into_iter().find(|g| g.name == group))
+        .map(|g| g.role)
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| {
+            if group.starts_with("client") {
+                "client".to_string()
+            } else if group.starts_with("server") {
+                "server".to_string()
+            } else {
+                String::new()
+            }
+        })
+}
+
+/// A group that opens connections: role `client`, or any group named as a
+/// connection's client in `connections.csv`.
+fn is_client(run: &RunData, group: &str) -> bool {
+    group_role(run, group) == "client"
+        || run
+            .connections
+            .iter()
+            .any(|c| host_group(&c.client) == group)
+}
+
+/// The group part of a host name `group/index`.
+pub fn host_group(host: &str) -> &str {
+    host.split_once('/').map_or(host, |(g, _)| g)
+}
+
+fn state_row<'a>(
+    run: &'a RunData,
+    group: &str,
+    state: &str,
+) -> Option<&'a crate::schema::StatesRow> {
+    run.states
+        .iter()
+        .find(|s| s.group == group && s.state.eq_ignore_ascii_case(state))
+}
+
+/// The steady-state window of a group: from `tcp.time_wait` after its first
+/// TIME_WAIT socket is seen in `timeseries.csv` (the first ones then start to
+/// expire) to `run.duration` (arrivals stop). `Err` says why there is none.
+pub fn steady_window(run: &RunData, group: &str) -> Result<(f64, f64), String> {
+    let sc = run.scenario.as_ref().ok_or("no scenario.toml")?;
+    let time_wait = sc
+        .duration_s(group, "tcp", "time_wait")
+        .ok_or("tcp.time_wait missing")?;
+    let duration = sc
+        .global_duration_s("run.duration")
+        .ok_or("run.duration missing")?;
+    let first = run
+        .timeseries
+        .iter()
+        .find(|t| t.group == group && t.time_wait > 0)
+        .map(|t| t.time_s)
+        .ok_or("no TIME_WAIT socket sampled")?;
+    let start = first + time_wait;
+    if start >= duration {
+        return Err(format!(
+            "run.duration {duration} s ends before the steady state at {start} s"
+        ));
+    }
+    Ok((start, duration))
+}
+
+fn time_wait_reference(run: &RunData, group: &str) -> Option<Reference> {
+    const MODEL: &str = "time_wait_steady";
+    let entered = state_row(run, group, "TIME_WAIT")?.entered;
+    if entered == 0 {
+        return None;
+    }
+    let na = |why: &str| Reference::not_applicable(MODEL, group, "TIME_WAIT", "sockets", why);
+    let sc = run.scenario.as_ref()?;
+    let (start, end) = match steady_window(run, group) {
+        Ok(w) => w,
+        Err(why) => return Some(na(&why)),
+    };
+    let time_wait = sc.duration_s(group, "tcp", "time_wait")?;
+    let samples: Vec<f64> = run
+        .timeseries
+        .iter()
+        .filter(|t| t.group == group && t.time_s >= start && t.time_s <= end)
+        .map(|t| t.time_wait as f64)
+        .collect();
+    let Some(measured) = mean(&samples) else {
+        return Some(na("no sample in the steady window"));
+    };
+    let hosts = sc
+        .groups()
+        .into_iter()
+        .find(|g| g.name == group)
+        .map_or(1, |g| g.count);
+    let cap = sc
+        .number(group, "tcp", "max_tw_buckets")
+        .map(|b| b * hosts as f64);
+    let duration = end;
+    let rate = entered as f64 / duration;
+    let reference = time_wait_steady(rate, time_wait, cap);
+    let note = format!(
+        "R = {entered} entries / {duration} s = {} /s, T = {time_wait} s, cap {} ; mean of {} samples in [{start}, {end}] s",
+        fmt_num(rate),
+        cap.map_or("none".to_string(), fmt_num),
+        samples.len()
+    );
+    Some(Reference::new(
+        MODEL,
+        group,
+        "TIME_WAIT",
+        "sockets",
+        Some(measured),
+        Some(reference),
+        poisson_tolerance(reference),
+        note,
+    ))
+}
+
+fn port_reference(run: &RunData, group: &str) -> Reference {
+    const MODEL: &str = "port_ceiling";
+    let na = |why: &str| Reference::not_applicable(MODEL, group, "bound conn/s", "conn/s", why);
+    let Some(sc) = run.scenario.as_ref() else {
+        return na("no scenario.toml");
+    };
+    let range = sc
+        .for_group(group, "tcp", "local_port_range")
+        .and_then(|v| v.as_array())
+        .and_then(|a| Some((as_number(a.first()?)?, as_number(a.get(1)?)?)));
+    let (Some((lo, hi)), Some(time_wait)) = (range, sc.duration_s(group, "tcp", "time_wait"))
+    else {
+        return na("tcp.local_port_range or tcp.time_wait missing");
+    };
+    let ceiling = port_ceiling(lo as u64, hi as u64, time_wait);
+    let client_tw = state_row(run, group, "TIME_WAIT").is_some_and(|s| s.entered > 0);
+    let (start, end) = match steady_window(run, group) {
+        Ok(w) => w,
+        Err(_) if !client_tw => {
+            return na(&format!(
+                "ceiling {} conn/s per destination; not reached: the client never holds TIME_WAIT",
+                fmt_num(ceiling)
+            ));
+        }
+        Err(why) => return na(&format!("ceiling {} conn/s; {why}", fmt_num(ceiling))),
+    };
+    // Per (client host, destination): attempts and bound connections in the window.
+    let mut pairs: std::collections::BTreeMap<(&str, &str, u16), (u64, u64)> = Default::default();
+    for c in run
+        .connections
+        .iter()
+        .filter(|c| host_group(&c.client) == group && c.opened_s >= start && c.opened_s < end)
+    {
+        let e = pairs
+            .entry((c.client.as_str(), c.server.as_str(), c.server_port))
+            .or_default();
+        e.0 += 1;
+        e.1 += u64::from(c.client_port.is_some());
+    }
+    let span = end - start;
+    let bound: u64 = pairs.values().map(|p| p.1).sum();
+    let reference: f64 = pairs
+        .values()
+        .map(|&(attempts, _)| (attempts as f64 / span).min(ceiling))
+        .sum();
+    let note = format!(
+        "ceiling {} conn/s per destination ({}..={} / {time_wait} s); sum over {} (host, destination) pairs of min(offered, ceiling) in [{start}, {end}] s",
+        fmt_num(ceiling),
+        lo,
+        hi,
+        pairs.len()
+    );
+    Reference::new(
+        MODEL,
+        group,
+        "bound conn/s",
+        "conn/s",
+        Some(bound as f64 / span),
+        Some(reference),
+        poisson_tolerance(reference * span),
+        note,
+    )
+}
+
+/// `(retries, linear, rto_initial, rto_max)` of a group, `rto_max` defaulting to
+/// Linux's 120 s (`TCP_RTO_MAX`).
+fn syn_params(sc: &Scenario, group: &str) -> Option<(u64, u64, f64, f64)> {
+    let retries = sc.number(group, "tcp", "syn_retries")? as u64;
+    let linear = sc
+        .number(group, "tcp", "syn_linear_timeouts")
+        .unwrap_or(0.0) as u64;
+    let rto = sc.duration_s(group, "tcp", "rto_initial")?;
+    let rto_max = sc.duration_s(group, "tcp", "rto_max").unwrap_or(120.0);
+    Some((retries, linear, rto, rto_max))
+}
+
+fn syn_give_up_reference(run: &RunData, group: &str) -> Reference {
+    const MODEL: &str = "syn_give_up";
+    let na = |why: &str| Reference::not_applicable(MODEL, group, "connect_timeout after", "s", why);
+    let Some((retries, linear, rto, rto_max)) =
+        run.scenario.as_ref().and_then(|sc| syn_params(sc, group))
+    else {
+        return na("tcp.syn_retries or tcp.rto_initial missing");
+    };
+    let reference = syn_give_up_s(retries, linear, rto, rto_max);
+    let times: Vec<f64> = run
+        .connections
+        .iter()
+        .filter(|c| {
+            host_group(&c.client) == group && c.outcome == crate::schema::Outcome::ConnectTimeout
+        })
+        .filter_map(|c| Some(c.finished_s? - c.opened_s))
+        .collect();
+    let note = format!(
+        "syn_retries {retries}, linear {linear}, rto_initial {rto} s; {} timed-out connections",
+        times.len()
+    );
+    Reference::new(
+        MODEL,
+        group,
+        "connect_timeout after",
+        "s",
+        mean(&times),
+        Some(reference),
+        EXACT_TOLERANCE,
+        note,
+    )
+}
+
+/// The server group a client group talks to: the only group with role `server`,
+/// else the only server named in its connections.
+fn server_group(run: &RunData, client: &str) -> Option<String> {
+    let mut servers: Vec<&str> = run
+        .connections
+        .iter()
+        .filter(|c| host_group(&c.client) == client)
+        .map(|c| host_group(&c.server))
+        .collect();
+    servers.sort_unstable();
+    servers.dedup();
+    match servers.as_slice() {
+        [one] => Some(one.to_string()),
+        _ => {
+            let sc = run.scenario.as_ref()?;
+            let roles: Vec<_> = sc
+                .groups()
+                .into_iter()
+                .filter(|g| g.role == "server")
+                .collect();
+            (roles.len() == 1).then(|| roles[0].name.clone())
+        }
+    }
+}
+
+fn connect_time_reference(run: &RunData, group: &str) -> Reference {
+    const MODEL: &str = "connect_time";
+    let na = |why: &str| Reference::not_applicable(MODEL, group, "mean connect", "s", why);
+    let Some(sc) = run.scenario.as_ref() else {
+        return na("no scenario.toml");
+    };
+    let Some(server) = server_group(run, group) else {
+        return na("no single server group");
+    };
+    let link = |g: &str| -> Result<(f64, f64), String> {
+        let loss = match sc.for_group(g, "link", "loss") {
+            None => 0.0,
+            Some(v) => as_number(v)
+                .ok_or_else(|| format!("link.loss of `{g}` is not a Bernoulli probability"))?,
+        };
+        let delay = sc.duration_s(g, "link", "delay").unwrap_or(0.0);
+        Ok((loss, delay))
+    };
+    let ((p_c, d_c), (p_s, d_s)) = match (link(group), link(&server)) {
+        (Ok(c), Ok(s)) => (c, s),
+        (Err(why), _) | (_, Err(why)) => return na(&why),
+    };
+    let Some((retries, linear, rto, rto_max)) = syn_params(sc, group) else {
+        return na("tcp.syn_retries or tcp.rto_initial missing");
+    };
+    let p_oneway = 1.0 - (1.0 - p_c) * (1.0 - p_s);
+    let rtt = 2.0 * (d_c + d_s);
+    let reference = expected_connect_s(p_oneway, rtt, &syn_schedule(retries, linear, rto, rto_max));
+    let samples: Vec<f64> = run
+        .connections
+        .iter()
+        .filter(|c| host_group(&c.client) == group)
+        .filter_map(|c| Some(c.established_s? - c.opened_s))
+        .collect();
+    let measured = mean(&samples);
+    // Three standard errors of the measured mean, relative to the reference.
+    let se_tol = match (sample_sd(&samples), reference) {
+        (Some(sd), Some(r)) if r > 0.0 => 3.0 * sd / (samples.len() as f64).sqrt() / r,
+        _ => 0.0,
+    };
+    let note = format!(
+        "p_oneway {} (links {} and {}), q = (1-p)^2 = {}, rtt {} s, {} established; tolerance max(10 %, 3 SE)",
+        fmt_num(p_oneway),
+        fmt_num(p_c),
+        fmt_num(p_s),
+        fmt_num((1.0 - p_oneway).powi(2)),
+        fmt_num(rtt),
+        samples.len()
+    );
+    Reference::new(
+        MODEL,
+        group,
+        "mean connect",
+        "s",
+        measured,
+        reference,
+        STOCHASTIC_TOLERANCE.max(se_tol),
+        note,
+    )
+}
+
+/// A number in at most 6 significant digits, without trailing zeros.
+pub fn fmt_num(x: f64) -> String {
+    if !x.is_finite() {
+        return if x.is_nan() {
+            "NaN".into()
+        } else if x > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    if x == 0.0 {
+        return "0".into();
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    let decimals = (5 - magnitude).clamp(0, 9) as usize;
+    let s = format!("{x:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// [`fmt_num`] of an optional value, `-` when absent.
+pub fn fmt_opt(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".to_string(), fmt_num)
+}

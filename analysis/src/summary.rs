@@ -1,0 +1,497 @@
+//! One run's report: outcomes, per-group peak and time-weighted mean of each state,
+//! modelled memory and ports, connect latency, and the analytic references; rendered
+//! as a table for people, or as tidy CSV or JSON for machines.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::load::RunData;
+use crate::reference::{
+    Reference, fmt_num, fmt_opt, group_role, host_group, references, report_groups,
+};
+use crate::stats::{mean, percentile_sorted, time_weighted_mean};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunReport {
+    pub scenario: String,
+    pub seed: u64,
+    pub sim_time_s: f64,
+    pub events: u64,
+    /// Connection outcomes and the run's counters, in `summary.csv` order.
+    pub outcomes: Vec<Count>,
+    pub groups: Vec<GroupReport>,
+    pub latency: Latency,
+    pub references: Vec<Reference>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Count {
+    pub name: &'static str,
+    pub value: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupReport {
+    pub name: String,
+    pub role: String,
+    /// From `states.csv`: exact peak and time-weighted mean per state.
+    pub states: Vec<StateStat>,
+    /// From `timeseries.csv` samples (peak of the samples, time-weighted mean).
+    pub memory_bytes: Usage,
+    pub ports_in_use: Usage,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StateStat {
+    pub state: String,
+    pub peak: u64,
+    pub mean: f64,
+    pub entered: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Usage {
+    pub peak: Option<f64>,
+    pub mean: Option<f64>,
+}
+
+/// Connect latency: `established_s − opened_s` of every connection that
+/// established (`connections.csv`); percentiles by nearest rank.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Latency {
+    pub n: usize,
+    pub mean_s: Option<f64>,
+    pub p50_s: Option<f64>,
+    pub p90_s: Option<f64>,
+    pub p99_s: Option<f64>,
+}
+
+/// Connect latencies of the connections whose client is in `group` (all when
+/// `None`), sorted ascending.
+pub fn connect_latencies(run: &RunData, group: Option<&str>) -> Vec<f64> {
+    let mut xs: Vec<f64> = run
+        .connections
+        .iter()
+        .filter(|c| group.is_none_or(|g| host_group(&c.client) == g))
+        .filter_map(|c| Some(c.established_s? - c.opened_s))
+        .collect();
+    xs.sort_by(f64::total_cmp);
+    xs
+}
+
+impl Latency {
+    pub fn of_sorted(sorted: &[f64]) -> Self {
+        Latency {
+            n: sorted.len(),
+            mean_s: mean(sorted),
+            p50_s: percentile_sorted(sorted, 0.50),
+            p90_s: percentile_sorted(sorted, 0.90),
+            p99_s: percentile_sorted(sorted, 0.99),
+        }
+    }
+}
+
+impl RunReport {
+    pub fn build(run: &RunData) -> Self {
+        let s = &run.summary;
+        let outcomes = vec![
+            Count {
+                name: "attempted",
+                value: s.attempted,
+            },
+            Count {
+                name: "established",
+                value: s.established,
+            },
+            Count {
+                name: "completed",
+                value: s.completed,
+            },
+            Count {
+                name: "reset",
+                value: s.reset,
+            },
+            Count {
+                name: "refused",
+                value: s.refused,
+            },
+            Count {
+                name: "connect_timeout",
+                value: s.connect_timeout,
+            },
+            Count {
+                name: "port_exhausted",
+                value: s.port_exhausted,
+            },
+            Count {
+                name: "aborted",
+                value: s.aborted,
+            },
+            Count {
+                name: "leaked",
+                value: s.leaked,
+            },
+            Count {
+                name: "unfinished",
+                value: s.unfinished,
+            },
+            Count {
+                name: "tw_overflow",
+                value: s.tw_overflow,
+            },
+            Count {
+                name: "stale_accepted",
+                value: s.stale_accepted,
+            },
+            Count {
+                name: "retransmits",
+                value: s.retransmits,
+            },
+            Count {
+                name: "rst_sent",
+                value: s.rst_sent,
+            },
+            Count {
+                name: "listen_drops",
+                value: s.listen_drops,
+            },
+            Count {
+                name: "syn_cookies_sent",
+                value: s.syn_cookies_sent,
+            },
+            Count {
+                name: "bytes_discarded",
+                value: s.bytes_discarded,
+            },
+        ];
+        let groups = report_groups(run)
+            .into_iter()
+            .map(|name| {
+                let usage = |f: fn(&crate::schema::TimeseriesRow) -> u64| {
+                    let samples: Vec<(f64, f64)> = run
+                        .timeseries
+                        .iter()
+                        .filter(|t| t.group == name)
+                        .map(|t| (t.time_s, f(t) as f64))
+                        .collect();
+                    Usage {
+                        peak: samples.iter().map(|p| p.1).reduce(f64::max),
+                        mean: time_weighted_mean(&samples, s.sim_time_s),
+                    }
+                };
+                GroupReport {
+                    role: group_role(run, &name),
+                    states: run
+                        .states
+                        .iter()
+                        .filter(|st| st.group == name)
+                        .map(|st| StateStat {
+                            state: st.state.clone(),
+                            peak: st.peak,
+                            mean: st.mean,
+                            entered: st.entered,
+                        })
+                        .collect(),
+                    memory_bytes: usage(|t| t.memory_bytes),
+                    ports_in_use: usage(|t| t.ports_in_use),
+                    name,
+                }
+            })
+            .collect();
+        RunReport {
+            scenario: s.scenario.clone(),
+            seed: s.seed,
+            sim_time_s: s.sim_time_s,
+            events: s.events,
+            outcomes,
+            groups,
+            latency: Latency::of_sorted(&connect_latencies(run, None)),
+            references: references(run),
+        }
+    }
+
+    /// The readable table.
+    pub fn write_table(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "run: scenario {}, seed {}, {} s simulated, {} events",
+            self.scenario,
+            self.seed,
+            fmt_num(self.sim_time_s),
+            self.events
+        )?;
+        writeln!(out, "\nOutcomes and counters")?;
+        let attempted = self.outcomes[0].value;
+        let rows: Vec<Vec<String>> = self
+            .outcomes
+            .iter()
+            .map(|c| {
+                let share =
+                    if attempted > 0 && c.name != "attempted" && !c.name.starts_with("bytes") {
+                        format!("{:.1} %", 100.0 * c.value as f64 / attempted as f64)
+                    } else {
+                        String::new()
+                    };
+                vec![c.name.to_string(), c.value.to_string(), share]
+            })
+            .collect();
+        write_table(out, &["", "count", "of attempted"], &rows)?;
+
+        writeln!(
+            out,
+            "\nSockets per state (states.csv): peak / time-weighted mean"
+        )?;
+        let mut states: Vec<&str> = Vec::new();
+        for st in self.groups.iter().flat_map(|g| &g.states) {
+            if !states.contains(&st.state.as_str()) {
+                states.push(&st.state);
+            }
+        }
+        let mut header = vec!["state".to_string()];
+        header.extend(self.groups.iter().map(|g| group_label(g)));
+        let rows: Vec<Vec<String>> = states
+            .iter()
+            .map(|state| {
+                let mut row = vec![state.to_string()];
+                row.extend(self.groups.iter().map(|g| {
+                    g.states
+                        .iter()
+                        .find(|s| s.state == *state)
+                        .map_or("-".to_string(), |s| {
+                            format!("{} / {}", s.peak, fmt_num(s.mean))
+                        })
+                }));
+                row
+            })
+            .collect();
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        write_table(out, &header, &rows)?;
+
+        writeln!(
+            out,
+            "\nModelled memory and ports (timeseries.csv samples): peak / time-weighted mean"
+        )?;
+        let rows: Vec<Vec<String>> = self
+            .groups
+            .iter()
+            .map(|g| {
+                vec![
+                    group_label(g),
+                    format!(
+                        "{} / {}",
+                        fmt_bytes(g.memory_bytes.peak),
+                        fmt_bytes(g.memory_bytes.mean)
+                    ),
+                    format!(
+                        "{} / {}",
+                        fmt_opt(g.ports_in_use.peak),
+                        fmt_opt(g.ports_in_use.mean)
+                    ),
+                ]
+            })
+            .collect();
+        write_table(out, &["group", "memory", "ports in use"], &rows)?;
+
+        let l = &self.latency;
+        writeln!(
+            out,
+            "\nConnect latency (established - opened, {} connections): mean {} s, p50 {} s, p90 {} s, p99 {} s",
+            l.n,
+            fmt_opt(l.mean_s),
+            fmt_opt(l.p50_s),
+            fmt_opt(l.p90_s),
+            fmt_opt(l.p99_s)
+        )?;
+
+        writeln!(
+            out,
+            "\nAnalytic references (FLAG: |rel. error| > tolerance)"
+        )?;
+        let rows: Vec<Vec<String>> = self
+            .references
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                vec![
+                    format!("[{}]", i + 1),
+                    r.model.clone(),
+                    r.group.clone(),
+                    r.quantity.clone(),
+                    fmt_opt(r.measured),
+                    fmt_opt(r.reference),
+                    r.unit.to_string(),
+                    r.rel_error
+                        .map_or("-".into(), |e| format!("{:+.2} %", 100.0 * e)),
+                    format!("{:.0} %", 100.0 * r.tolerance),
+                    r.status.as_str().to_string(),
+                ]
+            })
+            .collect();
+        write_table(
+            out,
+            &[
+                "",
+                "model",
+                "group",
+                "quantity",
+                "measured",
+                "reference",
+                "unit",
+                "rel. error",
+                "tol.",
+                "status",
+            ],
+            &rows,
+        )?;
+        for (i, r) in self.references.iter().enumerate() {
+            writeln!(out, "  [{}] {}", i + 1, r.note)?;
+        }
+        let flagged = self.flagged();
+        writeln!(out, "\n{flagged} reference(s) flagged")?;
+        Ok(())
+    }
+
+    /// How many references are outside their tolerance.
+    pub fn flagged(&self) -> usize {
+        self.references
+            .iter()
+            .filter(|r| r.status == crate::reference::Status::Flag)
+            .count()
+    }
+
+    /// Tidy CSV: one row per (section, group, item, statistic).
+    pub fn write_csv(&self, out: &mut dyn Write) -> Result<(), csv::Error> {
+        let mut w = csv::Writer::from_writer(out);
+        w.write_record([
+            "section",
+            "group",
+            "item",
+            "statistic",
+            "value",
+            "reference",
+            "rel_error",
+            "tolerance",
+            "status",
+            "note",
+        ])?;
+        let mut plain = |section: &str, group: &str, item: &str, stat: &str, value: String| {
+            w.write_record([section, group, item, stat, &value, "", "", "", "", ""])
+        };
+        plain("run", "", "scenario", "value", self.scenario.clone())?;
+        plain("run", "", "seed", "value", self.seed.to_string())?;
+        plain("run", "", "sim_time_s", "value", fmt_num(self.sim_time_s))?;
+        plain("run", "", "events", "value", self.events.to_string())?;
+        for c in &self.outcomes {
+            plain("outcome", "", c.name, "count", c.value.to_string())?;
+        }
+        for g in &self.groups {
+            for s in &g.states {
+                plain("state", &g.name, &s.state, "peak", s.peak.to_string())?;
+                plain("state", &g.name, &s.state, "mean", fmt_num(s.mean))?;
+                plain("state", &g.name, &s.state, "entered", s.entered.to_string())?;
+            }
+            for (item, u) in [
+                ("memory_bytes", &g.memory_bytes),
+                ("ports_in_use", &g.ports_in_use),
+            ] {
+                plain("usage", &g.name, item, "peak", opt_cell(u.peak))?;
+                plain("usage", &g.name, item, "mean", opt_cell(u.mean))?;
+            }
+        }
+        let l = &self.latency;
+        plain("latency", "", "connect_s", "n", l.n.to_string())?;
+        for (stat, v) in [
+            ("mean", l.mean_s),
+            ("p50", l.p50_s),
+            ("p90", l.p90_s),
+            ("p99", l.p99_s),
+        ] {
+            plain("latency", "", "connect_s", stat, opt_cell(v))?;
+        }
+        for r in &self.references {
+            w.write_record([
+                "reference",
+                &r.group,
+                &r.quantity,
+                &r.model,
+                &opt_cell(r.measured),
+                &opt_cell(r.reference),
+                &opt_cell(r.rel_error),
+                &fmt_num(r.tolerance),
+                r.status.as_str(),
+                &r.note,
+            ])?;
+        }
+        w.flush()?;
+        Ok(())
+    }
+}
+
+fn group_label(g: &GroupReport) -> String {
+    if g.role.is_empty() {
+        g.name.clone()
+    } else {
+        format!("{} ({})", g.name, g.role)
+    }
+}
+
+fn opt_cell(x: Option<f64>) -> String {
+    x.map(fmt_num).unwrap_or_default()
+}
+
+/// Bytes in B, KiB, MiB or GiB with three significant digits.
+pub fn fmt_bytes(x: Option<f64>) -> String {
+    let Some(x) = x else { return "-".into() };
+    let (v, unit) = byte_unit(x);
+    format!("{} {unit}", fmt_num((x / v * 1000.0).round() / 1000.0))
+}
+
+/// The binary unit that suits a byte count: (bytes per unit, name).
+pub fn byte_unit(max: f64) -> (f64, &'static str) {
+    const UNITS: [(f64, &str); 4] = [
+        (1073741824.0, "GiB"),
+        (1048576.0, "MiB"),
+        (1024.0, "KiB"),
+        (1.0, "B"),
+    ];
+    UNITS
+        .into_iter()
+        .find(|(v, _)| max >= *v)
+        .unwrap_or((1.0, "B"))
+}
+
+/// Writes an aligned text table: the first column left-aligned, the others right.
+pub fn write_table(
+    out: &mut dyn Write,
+    header: &[&str],
+    rows: &[Vec<String>],
+) -> std::io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i < widths.len() {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| -> String {
+        let parts: Vec<String> = cells
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                if i == 0 {
+                    format!("{c:<w$}")
+                } else {
+                    format!("{c:>w$}")
+                }
+            })
+            .collect();
+        format!("  {}", parts.join("  ").trim_end())
+    };
+    writeln!(out, "{}", line(&mut header.iter().copied()))?;
+    for row in rows {
+        writeln!(out, "{}", line(&mut row.iter().map(String::as_str)))?;
+    }
+    Ok(())
+}
