@@ -1,5 +1,13 @@
 //! sim-core: the discrete-event engine of tcpsim. It knows nothing of TCP.
 
+pub mod deadline;
+pub mod queue;
+pub mod rng;
+pub mod sim;
 pub mod time;
 
+pub use deadline::{DeadlineSet, FastDeadlines, IndexedDeadlines, LazyDeadlines};
+pub use queue::{EventKey, EventQueue, Key};
+pub use rng::{MasterSeed, StreamRng};
+pub use sim::{Fired, ScheduleError, Sim};
 pub use time::{SimDuration, SimTime};

@@ -99,7 +99,11 @@ impl AddAssign<SimDuration> for SimTime {
 impl Sub for SimTime {
     type Output = SimDuration;
     fn sub(self, rhs: SimTime) -> SimDuration {
-        SimDuration(self.0.checked_sub(rhs.0).expect("SimTime subtraction underflow"))
+        SimDuration(
+            self.0
+                .checked_sub(rhs.0)
+                .expect("SimTime subtraction underflow"),
+        )
     }
 }
 impl Add for SimDuration {
@@ -139,7 +143,9 @@ impl From<SimDuration> for std::time::Duration {
 
 /// The error for a duration string that is not of the form `200ms`, `60s`, `2h`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid duration {input:?}: {reason} (expected e.g. \"200ms\", \"60s\", \"2h\", \"1m 30s\")")]
+#[error(
+    "invalid duration {input:?}: {reason} (expected e.g. \"200ms\", \"60s\", \"2h\", \"1m 30s\")"
+)]
 pub struct ParseDurationError {
     pub input: String,
     pub reason: String,
@@ -166,14 +172,23 @@ impl fmt::Display for SimDuration {
         if self.0 == 0 {
             return f.write_str("0s");
         }
-        write!(f, "{}", humantime::format_duration(std::time::Duration::from(*self)))
+        write!(
+            f,
+            "{}",
+            humantime::format_duration(std::time::Duration::from(*self))
+        )
     }
 }
 
 impl fmt::Display for SimTime {
     /// Seconds with nanosecond precision, e.g. `61.000250000s`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:09}s", self.0 / NANOS_PER_SEC, self.0 % NANOS_PER_SEC)
+        write!(
+            f,
+            "{}.{:09}s",
+            self.0 / NANOS_PER_SEC,
+            self.0 % NANOS_PER_SEC
+        )
     }
 }
 
@@ -196,10 +211,22 @@ mod tests {
 
     #[test]
     fn parses_human_durations() {
-        assert_eq!("200ms".parse::<SimDuration>().unwrap(), SimDuration::from_millis(200));
-        assert_eq!("60s".parse::<SimDuration>().unwrap(), SimDuration::from_secs(60));
-        assert_eq!("2h".parse::<SimDuration>().unwrap(), SimDuration::from_secs(7200));
-        assert_eq!("1m 30s".parse::<SimDuration>().unwrap(), SimDuration::from_secs(90));
+        assert_eq!(
+            "200ms".parse::<SimDuration>().unwrap(),
+            SimDuration::from_millis(200)
+        );
+        assert_eq!(
+            "60s".parse::<SimDuration>().unwrap(),
+            SimDuration::from_secs(60)
+        );
+        assert_eq!(
+            "2h".parse::<SimDuration>().unwrap(),
+            SimDuration::from_secs(7200)
+        );
+        assert_eq!(
+            "1m 30s".parse::<SimDuration>().unwrap(),
+            SimDuration::from_secs(90)
+        );
         assert_eq!("0".parse::<SimDuration>().unwrap(), SimDuration::ZERO);
     }
 

@@ -1,0 +1,253 @@
+//! Re-armable deadlines: at most one pending deadline per id (per host, in tcpsim).
+//!
+//! A TCP host has many timers (RTO, delayed ACK, TIME_WAIT, FIN_WAIT_2, keepalive,
+//! linger) but the harness only needs the earliest of them: after every call into a
+//! host it re-arms that host's single deadline (STYLE.md "Model timers as deadlines
+//! that the caller polls"). Re-arming happens far more often than firing, so the
+//! structure holding these deadlines is on the hot path. Two designs are provided
+//! behind [`DeadlineSet`]:
+//!
+//! * [`LazyDeadlines`]: a `BinaryHeap` plus the armed key per id; re-arming pushes
+//!   a new entry and the old one becomes stale, skipped when it reaches the top
+//!   (a generation check). The heap is compacted when stale entries outnumber live
+//!   ones, so memory stays O(ids).
+//! * [`IndexedDeadlines`]: the `priority-queue` crate's indexed heap, which updates
+//!   the id's priority in place (`push` on an existing item = `change_priority`),
+//!   so it never holds stale entries.
+//!
+//! `benches/scheduler.rs` measures both; [`FastDeadlines`] names the faster one,
+//! which [`crate::Sim`] uses by default.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use priority_queue::PriorityQueue;
+
+use crate::queue::Key;
+
+/// The deadline set [`crate::Sim`] uses by default: the faster design in
+/// `benches/scheduler.rs` (see the crate docs for the numbers).
+pub type FastDeadlines = LazyDeadlines;
+
+/// At most one pending deadline per `usize` id, ordered by [`Key`].
+pub trait DeadlineSet: Default {
+    /// Arms `id`'s deadline at `key`, replacing any deadline it had.
+    fn set(&mut self, id: usize, key: Key);
+    /// Disarms `id`'s deadline; returns whether one was armed.
+    fn clear(&mut self, id: usize) -> bool;
+    /// `id`'s armed deadline, if any.
+    fn get(&self, id: usize) -> Option<Key>;
+    /// The earliest armed deadline and its id.
+    fn peek(&self) -> Option<(Key, usize)>;
+    /// Removes and returns the earliest armed deadline and its id.
+    fn pop(&mut self) -> Option<(Key, usize)>;
+    /// Number of armed deadlines.
+    fn len(&self) -> usize;
+    /// True if no deadline is armed.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Sequence number marking "no deadline armed" in [`LazyDeadlines::armed`].
+const DISARMED: u64 = u64::MAX;
+
+/// A `BinaryHeap` with lazy cancellation: see the module docs.
+#[derive(Default)]
+pub struct LazyDeadlines {
+    heap: BinaryHeap<Reverse<(Key, usize)>>,
+    /// The armed key per id; `seq == DISARMED` when none.
+    armed: Vec<Key>,
+    live: usize,
+}
+
+impl LazyDeadlines {
+    fn is_current(&self, key: Key, id: usize) -> bool {
+        self.armed[id].seq == key.seq
+    }
+
+    /// Restores "the heap top, if any, is current" and bounds the stale entries.
+    fn tidy(&mut self) {
+        while let Some(&Reverse((key, id))) = self.heap.peek() {
+            if self.is_current(key, id) {
+                break;
+            }
+            self.heap.pop();
+        }
+        // Compaction is O(n) and happens only after at least `live + 64` stale
+        // entries accumulated, so its amortized cost per re-arm is O(1).
+        if self.heap.len() > 2 * self.live + 64 {
+            let armed = &self.armed;
+            self.heap
+                .retain(|&Reverse((key, id))| armed[id].seq == key.seq);
+        }
+    }
+}
+
+impl DeadlineSet for LazyDeadlines {
+    fn set(&mut self, id: usize, key: Key) {
+        if id >= self.armed.len() {
+            let none = Key {
+                time: crate::SimTime::ZERO,
+                seq: DISARMED,
+            };
+            self.armed.resize(id + 1, none);
+        }
+        if self.armed[id].seq == DISARMED {
+            self.live += 1;
+        }
+        self.armed[id] = key;
+        self.heap.push(Reverse((key, id)));
+        self.tidy();
+    }
+
+    fn clear(&mut self, id: usize) -> bool {
+        match self.armed.get_mut(id) {
+            Some(k) if k.seq != DISARMED => {
+                k.seq = DISARMED;
+                self.live -= 1;
+                self.tidy();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn get(&self, id: usize) -> Option<Key> {
+        self.armed.get(id).copied().filter(|k| k.seq != DISARMED)
+    }
+
+    fn peek(&self) -> Option<(Key, usize)> {
+        self.heap.peek().map(|r| r.0)
+    }
+
+    fn pop(&mut self) -> Option<(Key, usize)> {
+        let Reverse((key, id)) = self.heap.pop()?;
+        self.armed[id].seq = DISARMED;
+        self.live -= 1;
+        self.tidy();
+        Some((key, id))
+    }
+
+    fn len(&self) -> usize {
+        self.live
+    }
+}
+
+/// A fast, fixed (hence deterministic) hasher for dense integer ids: one
+/// multiply-rotate per word, as in rustc's FxHasher.
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+/// The `priority-queue` crate's indexed heap: re-arming updates in place.
+pub struct IndexedDeadlines {
+    pq: PriorityQueue<usize, Reverse<Key>, BuildHasherDefault<IdHasher>>,
+}
+
+impl Default for IndexedDeadlines {
+    fn default() -> Self {
+        IndexedDeadlines {
+            pq: PriorityQueue::with_default_hasher(),
+        }
+    }
+}
+
+impl DeadlineSet for IndexedDeadlines {
+    fn set(&mut self, id: usize, key: Key) {
+        // `push` on an item already present changes its priority in place.
+        self.pq.push(id, Reverse(key));
+    }
+
+    fn clear(&mut self, id: usize) -> bool {
+        self.pq.remove(&id).is_some()
+    }
+
+    fn get(&self, id: usize) -> Option<Key> {
+        self.pq.get_priority(&id).map(|r| r.0)
+    }
+
+    fn peek(&self) -> Option<(Key, usize)> {
+        self.pq.peek().map(|(&id, r)| (r.0, id))
+    }
+
+    fn pop(&mut self) -> Option<(Key, usize)> {
+        self.pq.pop().map(|(id, r)| (r.0, id))
+    }
+
+    fn len(&self) -> usize {
+        self.pq.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SimTime;
+
+    fn k(t: u64, seq: u64) -> Key {
+        Key {
+            time: SimTime::from_nanos(t),
+            seq,
+        }
+    }
+
+    /// The same script against both designs: they must agree exactly.
+    fn script<D: DeadlineSet>() -> Vec<(Key, usize)> {
+        let mut d = D::default();
+        d.set(3, k(50, 0));
+        d.set(1, k(40, 1));
+        d.set(3, k(10, 2)); // re-arm earlier
+        d.set(7, k(40, 3)); // same time as id 1, later seq
+        d.set(1, k(60, 4)); // re-arm later
+        assert_eq!(d.len(), 3);
+        assert_eq!(d.get(1), Some(k(60, 4)));
+        assert!(d.clear(7));
+        assert!(!d.clear(7));
+        assert!(!d.clear(99), "never-armed id");
+        d.set(2, k(60, 5)); // tie with id 1: FIFO by seq
+        let mut out = Vec::new();
+        while let Some(x) = d.pop() {
+            out.push(x);
+        }
+        assert!(d.is_empty());
+        assert_eq!(d.get(3), None);
+        out
+    }
+
+    #[test]
+    fn both_designs_fire_the_latest_arming_in_key_order() {
+        let want = vec![(k(10, 2), 3), (k(60, 4), 1), (k(60, 5), 2)];
+        assert_eq!(script::<LazyDeadlines>(), want);
+        assert_eq!(script::<IndexedDeadlines>(), want);
+    }
+
+    #[test]
+    fn lazy_heap_stays_bounded_under_constant_rearming() {
+        let mut d = LazyDeadlines::default();
+        for seq in 0..100_000u64 {
+            let id = (seq % 10) as usize;
+            d.set(id, k(1_000_000 - seq, seq));
+        }
+        assert_eq!(d.len(), 10);
+        assert!(d.heap.len() <= 2 * 10 + 64 + 1, "heap {}", d.heap.len());
+        assert_eq!(d.pop().map(|x| x.1), Some(9));
+    }
+}

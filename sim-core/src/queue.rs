@@ -1,0 +1,255 @@
+//! The pending-event queue: a binary min-heap keyed by [`Key`] = (time, insertion
+//! sequence), with lazy cancellation through [`EventKey`] handles.
+//!
+//! Ties in time are broken by the insertion sequence number, so events scheduled for
+//! the same instant run first-in first-out and every run is reproducible (the same
+//! rule as ns-3's `EventKey { m_ts, m_uid }` and nexosim's `(key, epoch)` ordering).
+//!
+//! Cancellation is lazy, as in ns-3's `Simulator::Cancel`: cancelling marks the
+//! event's slot vacant in O(1) and the heap entry is skipped when it reaches the top.
+//! Only events scheduled with [`EventQueue::push_cancellable`] carry a slot; plain
+//! [`EventQueue::push`] events pay nothing for cancellation.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use crate::time::SimTime;
+
+/// The total order of pending events: by time, then by insertion sequence number.
+///
+/// `seq` is unique per scheduler, so no two pending events compare equal and the
+/// order never depends on heap internals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key {
+    /// When the event fires.
+    pub time: SimTime,
+    /// Insertion sequence number: earlier insertions fire first at equal times.
+    pub seq: u64,
+}
+
+/// Handle to a cancellable pending event, returned by
+/// [`EventQueue::push_cancellable`] and [`crate::Sim::schedule_cancellable`].
+///
+/// Dropping it is harmless (the event still fires) but almost always a bug: keep it
+/// if you may need to cancel, or schedule with the non-cancellable call instead.
+#[must_use = "an EventKey is the only way to cancel this event; use the non-cancellable schedule call if you will never cancel it"]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EventKey {
+    slot: u32,
+    seq: u64,
+}
+
+impl EventKey {
+    /// The event's insertion sequence number (unique per scheduler), e.g. for tracing.
+    pub fn seq(self) -> u64 {
+        self.seq
+    }
+}
+
+/// Slot index meaning "this entry cannot be cancelled".
+const NO_SLOT: u32 = u32::MAX;
+/// Slot content meaning "no live event here".
+const VACANT: u64 = u64::MAX;
+
+struct Entry<E> {
+    key: Key,
+    slot: u32,
+    event: E,
+}
+
+impl<E> PartialEq for Entry<E> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+impl<E> Eq for Entry<E> {}
+impl<E> PartialOrd for Entry<E> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<E> Ord for Entry<E> {
+    /// Reversed, so that `BinaryHeap` (a max-heap) pops the earliest key first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.key.cmp(&self.key)
+    }
+}
+
+/// A min-heap of events of payload type `E`, ordered by [`Key`], with lazy
+/// cancellation. The caller supplies the keys (see [`crate::Sim`], which hands out
+/// sequence numbers); keys must be unique.
+pub struct EventQueue<E> {
+    heap: BinaryHeap<Entry<E>>,
+    /// For each cancellation slot, the `seq` of the live event holding it, or `VACANT`.
+    slots: Vec<u64>,
+    /// Vacant slot indices available for reuse.
+    free: Vec<u32>,
+    /// Heap entries whose event was cancelled but which are still in the heap.
+    stale: usize,
+}
+
+impl<E> Default for EventQueue<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E> EventQueue<E> {
+    /// An empty queue.
+    pub fn new() -> Self {
+        Self::with_capacity(0)
+    }
+
+    /// An empty queue with room for `n` events before reallocating.
+    pub fn with_capacity(n: usize) -> Self {
+        EventQueue {
+            heap: BinaryHeap::with_capacity(n),
+            slots: Vec::new(),
+            free: Vec::new(),
+            stale: 0,
+        }
+    }
+
+    /// Number of live (not cancelled) pending events.
+    pub fn len(&self) -> usize {
+        self.heap.len() - self.stale
+    }
+
+    /// True if no live event is pending.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Adds an event that cannot be cancelled.
+    pub fn push(&mut self, key: Key, event: E) {
+        self.heap.push(Entry {
+            key,
+            slot: NO_SLOT,
+            event,
+        });
+    }
+
+    /// Adds an event and returns a handle that can cancel it.
+    pub fn push_cancellable(&mut self, key: Key, event: E) -> EventKey {
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = key.seq;
+                s
+            }
+            None => {
+                let s = u32::try_from(self.slots.len())
+                    .ok()
+                    .filter(|&s| s != NO_SLOT)
+                    .expect("more than 2^32-1 cancellable events pending");
+                self.slots.push(key.seq);
+                s
+            }
+        };
+        self.heap.push(Entry { key, slot, event });
+        EventKey { slot, seq: key.seq }
+    }
+
+    /// Cancels a pending event. Returns `true` if it was pending, `false` if it had
+    /// already fired or been cancelled (cancelling twice is harmless).
+    pub fn cancel(&mut self, handle: EventKey) -> bool {
+        match self.slots.get_mut(handle.slot as usize) {
+            Some(s) if *s == handle.seq => {
+                *s = VACANT;
+                self.free.push(handle.slot);
+                self.stale += 1;
+                self.purge_top();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The key of the earliest live event.
+    pub fn peek_key(&self) -> Option<Key> {
+        self.heap.peek().map(|e| e.key)
+    }
+
+    /// Removes and returns the earliest live event.
+    pub fn pop(&mut self) -> Option<(Key, E)> {
+        let e = self.heap.pop()?;
+        if e.slot != NO_SLOT {
+            self.slots[e.slot as usize] = VACANT;
+            self.free.push(e.slot);
+        }
+        self.purge_top();
+        Some((e.key, e.event))
+    }
+
+    /// Keeps the invariant "the heap top, if any, is live" so that `peek_key` can
+    /// take `&self`.
+    fn purge_top(&mut self) {
+        while self.stale > 0 {
+            match self.heap.peek() {
+                Some(e) if e.slot != NO_SLOT && self.slots[e.slot as usize] != e.key.seq => {
+                    self.heap.pop();
+                    self.stale -= 1;
+                }
+                _ => break,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k(t: u64, seq: u64) -> Key {
+        Key {
+            time: SimTime::from_nanos(t),
+            seq,
+        }
+    }
+
+    fn drain(q: &mut EventQueue<&'static str>) -> Vec<&'static str> {
+        std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect()
+    }
+
+    #[test]
+    fn pops_in_time_then_sequence_order() {
+        let mut q = EventQueue::new();
+        q.push(k(30, 0), "c");
+        q.push(k(10, 1), "a1");
+        q.push(k(20, 2), "b");
+        q.push(k(10, 3), "a2");
+        q.push(k(10, 4), "a3");
+        assert_eq!(q.len(), 5);
+        assert_eq!(drain(&mut q), ["a1", "a2", "a3", "b", "c"]);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn cancelled_events_never_fire_and_slots_are_reused_safely() {
+        let mut q = EventQueue::new();
+        let a = q.push_cancellable(k(10, 0), "a");
+        let b = q.push_cancellable(k(20, 1), "b");
+        q.push(k(15, 2), "plain");
+        assert!(q.cancel(a));
+        assert!(!q.cancel(a), "second cancel reports not pending");
+        assert_eq!(q.len(), 2);
+        assert_eq!(q.peek_key(), Some(k(15, 2)), "cancelled top was purged");
+        // `a`'s slot is reused by `c`; the old handle must not cancel `c`.
+        let c = q.push_cancellable(k(5, 3), "c");
+        assert!(!q.cancel(a));
+        assert_eq!(drain(&mut q), ["c", "plain", "b"]);
+        assert!(!q.cancel(b), "already fired");
+        assert!(!q.cancel(c), "already fired");
+    }
+
+    #[test]
+    fn cancelling_a_buried_event_keeps_len_right() {
+        let mut q = EventQueue::new();
+        q.push(k(1, 0), "first");
+        let x = q.push_cancellable(k(9, 1), "x");
+        q.push(k(10, 2), "last");
+        assert!(q.cancel(x));
+        assert_eq!(q.len(), 2);
+        assert_eq!(drain(&mut q), ["first", "last"]);
+        assert_eq!(q.len(), 0);
+    }
+}

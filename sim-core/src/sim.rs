@@ -1,0 +1,328 @@
+//! The simulation clock and scheduler: [`Sim`] owns virtual time, the pending events
+//! (any payload type `E`) and one re-armable deadline per id, and hands them out in
+//! (time, insertion sequence) order.
+//!
+//! Shape follows nexosim's `step` / `step_until` / `run` (src/simulation.rs) and its
+//! `SchedulingError::InvalidScheduledTime`: scheduling in the past is an error, not a
+//! panic. One sequence counter is shared by events and deadlines, so an event and a
+//! deadline at the same instant fire in the order they were scheduled.
+
+use crate::deadline::{DeadlineSet, FastDeadlines};
+use crate::queue::{EventKey, EventQueue, Key};
+use crate::time::{SimDuration, SimTime};
+
+/// Why an event could not be scheduled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    /// The requested time is earlier than the current virtual time.
+    #[error("cannot schedule at {at}: it is before the current time {now}")]
+    InPast {
+        /// The requested time.
+        at: SimTime,
+        /// The scheduler's current time.
+        now: SimTime,
+    },
+}
+
+/// What [`Sim::step`] hands back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fired<E> {
+    /// A scheduled event.
+    Event(E),
+    /// The re-armable deadline of this id expired (it is now disarmed).
+    Deadline(usize),
+}
+
+/// The discrete-event scheduler. `E` is the event payload; `D` the deadline-set
+/// design (the benchmarked faster one by default).
+///
+/// ```
+/// use sim_core::{Fired, Sim, SimDuration, SimTime};
+/// let mut sim: Sim<&str> = Sim::new();
+/// sim.schedule(SimTime::from_nanos(20), "b").unwrap();
+/// sim.schedule(SimTime::from_nanos(10), "a").unwrap();
+/// sim.set_deadline(0, SimTime::from_nanos(15)).unwrap();
+/// let mut seen = Vec::new();
+/// sim.run(|sim, fired| seen.push((sim.now().as_nanos(), fired)));
+/// assert_eq!(seen, [(10, Fired::Event("a")), (15, Fired::Deadline(0)), (20, Fired::Event("b"))]);
+/// assert_eq!(sim.events_processed(), 3);
+/// ```
+pub struct Sim<E, D = FastDeadlines> {
+    now: SimTime,
+    next_seq: u64,
+    events: EventQueue<E>,
+    deadlines: D,
+    processed: u64,
+}
+
+impl<E, D: DeadlineSet> Default for Sim<E, D> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E, D: DeadlineSet> Sim<E, D> {
+    /// An empty scheduler at time zero.
+    pub fn new() -> Self {
+        Sim {
+            now: SimTime::ZERO,
+            next_seq: 0,
+            events: EventQueue::new(),
+            deadlines: D::default(),
+            processed: 0,
+        }
+    }
+
+    /// The current virtual time: the time of the event being handled.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// How many events and deadlines have fired so far.
+    pub fn events_processed(&self) -> u64 {
+        self.processed
+    }
+
+    /// Pending events plus armed deadlines.
+    pub fn pending(&self) -> usize {
+        self.events.len() + self.deadlines.len()
+    }
+
+    fn key(&mut self, at: SimTime) -> Result<Key, ScheduleError> {
+        if at < self.now {
+            return Err(ScheduleError::InPast { at, now: self.now });
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        Ok(Key { time: at, seq })
+    }
+
+    /// Schedules `event` at `at` (which may equal [`Sim::now`]); it cannot be
+    /// cancelled.
+    pub fn schedule(&mut self, at: SimTime, event: E) -> Result<(), ScheduleError> {
+        let key = self.key(at)?;
+        self.events.push(key, event);
+        Ok(())
+    }
+
+    /// Schedules `event` after `delay` from now (cannot be in the past).
+    pub fn schedule_in(&mut self, delay: SimDuration, event: E) {
+        let at = self.now + delay;
+        self.schedule(at, event)
+            .expect("now + delay is never in the past");
+    }
+
+    /// Schedules `event` at `at` and returns a handle for [`Sim::cancel`].
+    pub fn schedule_cancellable(
+        &mut self,
+        at: SimTime,
+        event: E,
+    ) -> Result<EventKey, ScheduleError> {
+        let key = self.key(at)?;
+        Ok(self.events.push_cancellable(key, event))
+    }
+
+    /// Cancels a pending event; returns whether it was still pending.
+    pub fn cancel(&mut self, handle: EventKey) -> bool {
+        self.events.cancel(handle)
+    }
+
+    /// Arms (or re-arms, replacing the previous one) the deadline of `id`.
+    /// When it expires, [`Sim::step`] returns [`Fired::Deadline`]`(id)`.
+    pub fn set_deadline(&mut self, id: usize, at: SimTime) -> Result<(), ScheduleError> {
+        let key = self.key(at)?;
+        self.deadlines.set(id, key);
+        Ok(())
+    }
+
+    /// Disarms the deadline of `id`; returns whether one was armed.
+    pub fn clear_deadline(&mut self, id: usize) -> bool {
+        self.deadlines.clear(id)
+    }
+
+    /// The armed deadline of `id`, if any.
+    pub fn deadline(&self, id: usize) -> Option<SimTime> {
+        self.deadlines.get(id).map(|k| k.time)
+    }
+
+    /// Re-arms `id` to `at`, or disarms it when `at` is `None`: the one call a
+    /// harness makes after polling a host's earliest timer.
+    pub fn update_deadline(&mut self, id: usize, at: Option<SimTime>) -> Result<(), ScheduleError> {
+        match at {
+            Some(t) => self.set_deadline(id, t),
+            None => {
+                self.clear_deadline(id);
+                Ok(())
+            }
+        }
+    }
+
+    /// The time of the next event or deadline, if any.
+    pub fn peek_time(&self) -> Option<SimTime> {
+        self.next_key().map(|(k, _)| k.time)
+    }
+
+    /// The earliest key and whether it belongs to the deadline set.
+    fn next_key(&self) -> Option<(Key, bool)> {
+        match (self.events.peek_key(), self.deadlines.peek()) {
+            (Some(e), Some((d, _))) => Some(if d < e { (d, true) } else { (e, false) }),
+            (Some(e), None) => Some((e, false)),
+            (None, Some((d, _))) => Some((d, true)),
+            (None, None) => None,
+        }
+    }
+
+    fn fire(&mut self, from_deadlines: bool) -> Fired<E> {
+        let (key, fired) = if from_deadlines {
+            let (k, id) = self.deadlines.pop().expect("peeked");
+            (k, Fired::Deadline(id))
+        } else {
+            let (k, e) = self.events.pop().expect("peeked");
+            (k, Fired::Event(e))
+        };
+        debug_assert!(key.time >= self.now);
+        self.now = key.time;
+        self.processed += 1;
+        fired
+    }
+
+    /// Advances to the next event or deadline and returns it; `None` when nothing
+    /// is pending (time then stays where it was).
+    pub fn step(&mut self) -> Option<Fired<E>> {
+        let (_, from_deadlines) = self.next_key()?;
+        Some(self.fire(from_deadlines))
+    }
+
+    /// Like [`Sim::step`], but only fires something due at or before `limit`.
+    /// Otherwise returns `None` and advances the clock to `limit` (if later than
+    /// now), so a run can stop at a fixed horizon with later events still pending.
+    pub fn step_until(&mut self, limit: SimTime) -> Option<Fired<E>> {
+        match self.next_key() {
+            Some((k, from_deadlines)) if k.time <= limit => Some(self.fire(from_deadlines)),
+            _ => {
+                self.now = self.now.max(limit);
+                None
+            }
+        }
+    }
+
+    /// Fires everything until nothing is pending, passing each to `handler`, which
+    /// may schedule more.
+    pub fn run(&mut self, mut handler: impl FnMut(&mut Self, Fired<E>)) {
+        while let Some(f) = self.step() {
+            handler(self, f);
+        }
+    }
+
+    /// Fires everything due at or before `limit` (see [`Sim::step_until`]); the
+    /// clock ends at `limit`.
+    pub fn run_until(&mut self, limit: SimTime, mut handler: impl FnMut(&mut Self, Fired<E>)) {
+        while let Some(f) = self.step_until(limit) {
+            handler(self, f);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deadline::{IndexedDeadlines, LazyDeadlines};
+
+    fn t(ns: u64) -> SimTime {
+        SimTime::from_nanos(ns)
+    }
+
+    #[test]
+    fn same_time_events_run_fifo_and_deadlines_share_the_order() {
+        let mut sim: Sim<u32> = Sim::new();
+        sim.schedule(t(5), 1).unwrap();
+        sim.set_deadline(9, t(5)).unwrap();
+        sim.schedule(t(5), 2).unwrap();
+        sim.schedule(t(1), 0).unwrap();
+        let mut seen = Vec::new();
+        sim.run(|_, f| seen.push(f));
+        use Fired::*;
+        assert_eq!(seen, [Event(0), Event(1), Deadline(9), Event(2)]);
+    }
+
+    #[test]
+    fn scheduling_in_the_past_is_a_typed_error() {
+        let mut sim: Sim<()> = Sim::new();
+        sim.schedule(t(100), ()).unwrap();
+        assert_eq!(sim.step(), Some(Fired::Event(())));
+        let err = sim.schedule(t(99), ()).unwrap_err();
+        assert_eq!(
+            err,
+            ScheduleError::InPast {
+                at: t(99),
+                now: t(100)
+            }
+        );
+        assert!(err.to_string().contains("before the current time"), "{err}");
+        assert!(sim.set_deadline(0, t(50)).is_err());
+        assert!(sim.schedule_cancellable(t(0), ()).is_err());
+        sim.schedule(t(100), ()).expect("now itself is allowed");
+        assert_eq!(sim.pending(), 1);
+    }
+
+    #[test]
+    fn cancelled_events_do_not_fire() {
+        let mut sim: Sim<&str> = Sim::new();
+        let a = sim.schedule_cancellable(t(10), "a").unwrap();
+        let b = sim.schedule_cancellable(t(20), "b").unwrap();
+        sim.schedule(t(30), "c").unwrap();
+        assert!(sim.cancel(b));
+        assert_eq!(sim.step(), Some(Fired::Event("a")));
+        assert!(!sim.cancel(a), "a already fired");
+        assert_eq!(sim.step(), Some(Fired::Event("c")));
+        assert_eq!(sim.step(), None);
+        assert_eq!(sim.events_processed(), 2);
+    }
+
+    fn rearm_script<D: DeadlineSet>() -> Vec<(u64, Fired<u8>)> {
+        let mut sim: Sim<u8, D> = Sim::new();
+        sim.set_deadline(0, t(100)).unwrap();
+        sim.set_deadline(1, t(50)).unwrap();
+        sim.schedule(t(60), 7).unwrap();
+        sim.set_deadline(0, t(40)).unwrap(); // re-armed earlier
+        sim.update_deadline(1, None).unwrap(); // disarmed
+        assert_eq!(sim.deadline(0), Some(t(40)));
+        assert_eq!(sim.deadline(1), None);
+        let mut seen = Vec::new();
+        sim.run(|sim, f| {
+            if f == Fired::Deadline(0) && sim.now() == t(40) {
+                sim.update_deadline(0, Some(t(80))).unwrap();
+            }
+            seen.push((sim.now().as_nanos(), f));
+        });
+        seen
+    }
+
+    #[test]
+    fn deadlines_rearm_and_disarm_identically_in_both_designs() {
+        let want = vec![
+            (40, Fired::Deadline(0)),
+            (60, Fired::Event(7)),
+            (80, Fired::Deadline(0)),
+        ];
+        assert_eq!(rearm_script::<LazyDeadlines>(), want);
+        assert_eq!(rearm_script::<IndexedDeadlines>(), want);
+    }
+
+    #[test]
+    fn step_until_stops_at_the_horizon_and_leaves_later_events() {
+        let mut sim: Sim<u8> = Sim::new();
+        sim.schedule(t(10), 1).unwrap();
+        sim.schedule(t(30), 3).unwrap();
+        let mut seen = Vec::new();
+        sim.run_until(t(20), |_, f| seen.push(f));
+        assert_eq!(seen, [Fired::Event(1)]);
+        assert_eq!(sim.now(), t(20));
+        assert_eq!(sim.peek_time(), Some(t(30)));
+        assert_eq!(sim.step_until(t(30)), Some(Fired::Event(3)));
+        assert_eq!(sim.now(), t(30));
+        sim.schedule_in(SimDuration::from_nanos(5), 4);
+        assert_eq!(sim.step(), Some(Fired::Event(4)));
+        assert_eq!(sim.now(), t(35));
+    }
+}
