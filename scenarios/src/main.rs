@@ -90,6 +90,32 @@ enum ReportFormat {
     Json,
 }
 
+/// `tcpsim report`: the analysis crate's report of a run or sweep directory.
+fn report(args: &ReportArgs) -> Result<(), CliError> {
+    use analysis::ReportError;
+    use analysis::report::{Format, ReportOptions};
+    let opts = ReportOptions {
+        dir: args.dir.clone(),
+        format: match args.format {
+            ReportFormat::Table => Format::Table,
+            ReportFormat::Csv => Format::Csv,
+            ReportFormat::Json => Format::Json,
+        },
+        plots: args.plots,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let written = analysis::report::report(&opts, &mut out).map_err(|e| match e {
+        ReportError::BadInput(m) => CliError::bad_input(m),
+        other => CliError::other(other.to_string()),
+    })?;
+    std::io::Write::flush(&mut out).map_err(|e| CliError::other(format!("stdout: {e}")))?;
+    for p in written {
+        eprintln!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match dispatch(cli.command) {
@@ -130,11 +156,6 @@ fn dispatch(command: Command) -> Result<(), CliError> {
             Ok(())
         }
         Command::Sweep(args) => sweep::run(&args),
-        Command::Report(args) => Err(CliError::other(format!(
-            "report {} ({:?}, plots: {}): not available yet",
-            args.dir.display(),
-            args.format,
-            args.plots
-        ))),
+        Command::Report(args) => report(&args),
     }
 }
