@@ -1,0 +1,381 @@
+//! Accounting: [`Stats`] (per host group: sockets per state over time, modelled kernel
+//! memory, ports in use, counters, optional transition trace), [`Path`] (a
+//! connection's states, packed in a `u64`) and [`SocketRecord`] (one connection's
+//! outcome, emitted when its socket, TIME_WAIT mini-socket included, is gone).
+
+use std::fmt;
+
+use sim_core::time::SimTime;
+
+use crate::config::Errno;
+use crate::segment::{ConnId, SockAddr};
+use crate::state::{Cause, State};
+
+/// The states a connection went through, in order, packed four bits each (code =
+/// state index + 1, 0 = empty) into a `u64`: up to 16 states, no allocation. Real
+/// paths have at most 8; a 17th state would be dropped (the path keeps its first 16).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Path(u64);
+
+impl Path {
+    pub const EMPTY: Path = Path(0);
+    pub const CAPACITY: usize = 16;
+
+    /// Number of states recorded.
+    pub fn len(self) -> usize {
+        Self::CAPACITY - (self.0.leading_zeros() as usize / 4)
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    /// Appends `s` (a no-op once 16 states are recorded).
+    pub fn push(&mut self, s: State) {
+        let n = self.len();
+        if n < Self::CAPACITY {
+            self.0 |= (s.index() as u64 + 1) << (4 * n);
+        }
+    }
+    /// The states in order.
+    pub fn states(self) -> impl Iterator<Item = State> {
+        (0..self.len())
+            .filter_map(move |i| State::from_index(((self.0 >> (4 * i)) & 0xf) as usize - 1))
+    }
+    /// The last state recorded.
+    pub fn last(self) -> Option<State> {
+        self.states().last()
+    }
+    /// The raw packed value.
+    pub fn bits(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Path {
+    /// `SYN_SENT>ESTABLISHED>FIN_WAIT_1>FIN_WAIT_2>TIME_WAIT>CLOSED`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, s) in self.states().enumerate() {
+            if i > 0 {
+                f.write_str(">")?;
+            }
+            f.write_str(s.name())?;
+        }
+        Ok(())
+    }
+}
+impl fmt::Debug for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Path({self})")
+    }
+}
+
+/// One connection's accounting, emitted in [`crate::AppEvent::Finished`] when the
+/// socket (including its TIME_WAIT or FIN_WAIT_2 mini-socket) is gone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SocketRecord {
+    pub conn: ConnId,
+    pub local: SockAddr,
+    pub remote: SockAddr,
+    /// connect() (true) or a listener's child (false).
+    pub active_open: bool,
+    /// States from the first after CLOSED to the final CLOSED. A passive child
+    /// starts at SYN_RCVD: the listener is a separate socket that stays in LISTEN.
+    pub path: Path,
+    pub opened_at: SimTime,
+    pub established_at: Option<SimTime>,
+    pub closed_at: SimTime,
+    /// Segments (SYN, data, FIN) sent again by the retransmission timer.
+    pub retransmits: u32,
+    /// Payload bytes the peer acknowledged.
+    pub bytes_sent: u64,
+    /// Payload bytes received in order (made readable to the application).
+    pub bytes_delivered: u64,
+    /// Bytes lost to an abortive close: unsent or unacknowledged send data plus
+    /// unread received data.
+    pub bytes_discarded: u64,
+    /// Segments of another incarnation of this 4-tuple accepted as in-window
+    /// data or FIN.
+    pub stale_accepted: u32,
+    pub rsts_sent: u32,
+    /// The error the connection ended with, if any (reported to the application
+    /// unless it had already closed the socket).
+    pub error: Option<Errno>,
+    /// Ended by an RST we sent (SO_LINGER 0, close with unread data, data after close).
+    pub aborted: bool,
+    /// We sent our FIN before receiving the peer's (the active closer).
+    pub sent_fin_first: bool,
+}
+
+/// A current/peak pair.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Gauge {
+    pub current: u64,
+    pub peak: u64,
+}
+
+impl Gauge {
+    #[inline]
+    pub fn add(&mut self, delta: i64) {
+        self.current = self
+            .current
+            .checked_add_signed(delta)
+            .expect("gauge below zero");
+        self.peak = self.peak.max(self.current);
+    }
+}
+
+/// Sockets in one state, over time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StateStats {
+    /// Sockets in this state now.
+    pub current: u64,
+    /// Largest `current` seen.
+    pub peak: u64,
+    /// Transitions into this state.
+    pub entered: u64,
+    /// Transitions out of this state.
+    pub exited: u64,
+    /// ∫ current dt, in socket·nanoseconds (up to `last`).
+    pub integral: u128,
+    /// Sum over exits of the time spent in this state, nanoseconds.
+    pub residence: u128,
+    last: SimTime,
+}
+
+impl StateStats {
+    #[inline]
+    fn advance(&mut self, now: SimTime) {
+        if now > self.last {
+            self.integral += self.current as u128 * (now - self.last).as_nanos() as u128;
+            self.last = now;
+        }
+    }
+    /// Mean time spent in this state per exit, seconds (0 if none exited).
+    pub fn mean_residence_s(&self) -> f64 {
+        if self.exited == 0 {
+            0.0
+        } else {
+            self.residence as f64 / self.exited as f64 / 1e9
+        }
+    }
+}
+
+/// Event counters (Linux MIB names in the docs where one exists).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub segments_in: u64,
+    pub segments_out: u64,
+    /// Retransmitted segments (`TCPRetransSegs`-like, timer driven only).
+    pub retransmits: u64,
+    pub rst_sent: u64,
+    /// RFC 5961 challenge ACKs sent (`TCPChallengeACK`).
+    pub challenge_acks: u64,
+    /// Out-of-window ACKs suppressed by the 500 ms rate limit (`tcp_invalid_ratelimit`).
+    pub acks_rate_limited: u64,
+    /// Segments dropped by PAWS (`PAWSEstabRejected`).
+    pub paws_rejected: u64,
+    /// Connections closed without TIME_WAIT: `tcp_max_tw_buckets` (`TCPTimeWaitOverflow`).
+    pub tw_overflow: u64,
+    /// TIME_WAIT sockets taken over by connect() (`tcp_tw_reuse`, `TWRecycled`).
+    pub tw_reused: u64,
+    /// TIME_WAIT sockets killed by an RST (assassination, `tcp_rfc1337 = 0`).
+    pub tw_killed: u64,
+    /// TIME_WAIT sockets replaced by a new connection's SYN.
+    pub tw_reopened: u64,
+    pub syn_cookies_sent: u64,
+    pub syn_cookies_accepted: u64,
+    pub syn_cookies_failed: u64,
+    /// SYNs dropped because the SYN queue was full and cookies are off.
+    pub syn_drops: u64,
+    /// SYNs or handshake ACKs dropped on a full accept queue (`ListenOverflows`).
+    pub listen_drops: u64,
+    /// Segments from an earlier incarnation accepted as data/FIN.
+    pub stale_accepted: u64,
+    /// connect() failures with EADDRNOTAVAIL.
+    pub port_exhausted: u64,
+    /// Orphaned FIN_WAIT_2 sockets freed by `tcp_fin_timeout`.
+    pub fin_wait2_timeouts: u64,
+    /// Segments to no socket and no listener, answered with RST (or dropped if RST).
+    pub no_socket: u64,
+}
+
+/// One state change (the `transitions.csv` row), recorded when tracing is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transition {
+    pub time: SimTime,
+    pub local: SockAddr,
+    pub remote: SockAddr,
+    pub conn: ConnId,
+    pub from: State,
+    pub to: State,
+    pub cause: Cause,
+}
+
+/// Accounting shared by all hosts of a group; the harness owns it and passes it by
+/// `&mut` into every [`crate::Host`] call. Calls must come in non-decreasing time.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Indexed by [`State::index`]. CLOSED's `current` stays 0; its `entered` counts
+    /// connections that ended.
+    pub states: [StateStats; 11],
+    /// Modelled kernel memory, bytes (by the host's [`crate::CostModel`]).
+    pub memory: Gauge,
+    /// Local ephemeral ports held by outgoing connections (TIME_WAIT included).
+    pub ports: Gauge,
+    pub counters: Counters,
+    trace: Option<Vec<Transition>>,
+    finished_at: Option<SimTime>,
+}
+
+impl Stats {
+    pub fn new() -> Stats {
+        Stats::default()
+    }
+    /// Also record every transition (for `transitions.csv`).
+    pub fn with_trace() -> Stats {
+        Stats {
+            trace: Some(Vec::new()),
+            ..Stats::default()
+        }
+    }
+    /// The recorded transitions (empty unless built with [`Stats::with_trace`]).
+    pub fn trace(&self) -> &[Transition] {
+        self.trace.as_deref().unwrap_or(&[])
+    }
+    /// Takes the recorded transitions, leaving an empty trace (still enabled).
+    pub fn take_trace(&mut self) -> Vec<Transition> {
+        self.trace.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+    /// Sockets in `s` now.
+    pub fn count(&self, s: State) -> u64 {
+        self.states[s.index()].current
+    }
+    pub fn state(&self, s: State) -> &StateStats {
+        &self.states[s.index()]
+    }
+
+    /// Closes every time integral at `end` (call once at the end of the run, before
+    /// reading [`Stats::mean`]).
+    pub fn finish(&mut self, end: SimTime) {
+        for s in &mut self.states {
+            s.advance(end);
+        }
+        self.finished_at = Some(end);
+    }
+
+    /// Time-weighted mean number of sockets in `s` over `[0, end]` (after
+    /// [`Stats::finish`]).
+    pub fn mean(&self, s: State) -> f64 {
+        match self.finished_at {
+            Some(end) if end > SimTime::ZERO => {
+                self.states[s.index()].integral as f64 / end.as_nanos() as f64
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// The accounting half of `set_state`: counts, integrals, residence, trace.
+    /// `since` is when the socket entered `from`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn transition(
+        &mut self,
+        now: SimTime,
+        since: SimTime,
+        local: SockAddr,
+        remote: SockAddr,
+        conn: ConnId,
+        from: State,
+        to: State,
+        cause: Cause,
+    ) {
+        if from != State::Closed {
+            let f = &mut self.states[from.index()];
+            f.advance(now);
+            f.current -= 1;
+            f.exited += 1;
+            f.residence += now.saturating_since(since).as_nanos() as u128;
+        }
+        let t = &mut self.states[to.index()];
+        t.entered += 1;
+        if to != State::Closed {
+            t.advance(now);
+            t.current += 1;
+            t.peak = t.peak.max(t.current);
+        }
+        if let Some(tr) = &mut self.trace {
+            tr.push(Transition {
+                time: now,
+                local,
+                remote,
+                conn,
+                from,
+                to,
+                cause,
+            });
+        }
+    }
+
+    /// Memory change by `delta` bytes.
+    #[inline]
+    pub(crate) fn mem(&mut self, delta: i64) {
+        self.memory.add(delta);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim_core::time::SimDuration;
+
+    #[test]
+    fn path_packs_and_prints() {
+        let mut p = Path::EMPTY;
+        for s in [
+            State::SynSent,
+            State::Established,
+            State::TimeWait,
+            State::Closed,
+        ] {
+            p.push(s);
+        }
+        assert_eq!(p.len(), 4);
+        assert_eq!(p.to_string(), "SYN_SENT>ESTABLISHED>TIME_WAIT>CLOSED");
+        assert_eq!(p.last(), Some(State::Closed));
+        let mut full = Path::EMPTY;
+        for _ in 0..20 {
+            full.push(State::TimeWait);
+        }
+        assert_eq!(full.len(), 16);
+    }
+
+    #[test]
+    fn integrals_and_residence() {
+        let mut st = Stats::with_trace();
+        let a = SockAddr::default();
+        let t = |s| SimTime::ZERO + SimDuration::from_secs(s);
+        st.transition(
+            t(0),
+            t(0),
+            a,
+            a,
+            ConnId(1),
+            State::Closed,
+            State::SynSent,
+            Cause::AppConnect,
+        );
+        st.transition(
+            t(2),
+            t(0),
+            a,
+            a,
+            ConnId(1),
+            State::SynSent,
+            State::Closed,
+            Cause::RetransmitTimeout,
+        );
+        st.finish(t(4));
+        assert_eq!(st.mean(State::SynSent), 0.5);
+        assert_eq!(st.state(State::SynSent).mean_residence_s(), 2.0);
+        assert_eq!(st.state(State::Closed).entered, 1);
+        assert_eq!(st.trace().len(), 2);
+    }
+}
