@@ -396,7 +396,7 @@ fn time_wait_reference(run: &RunData, group: &str) -> Option<Reference> {
     let rate = entered as f64 / duration;
     let reference = time_wait_steady(rate, time_wait, cap);
     let note = format!(
-        "R = {entered} entries / {duration} s = {} /s, T = {time_wait} s, cap {} ; mean of {} samples in [{start}, {end}] s",
+        "R = {entered} entries / {duration} s = {} /s, T = {time_wait} s, cap {}; mean of {} samples in [{start}, {end}] s",
         fmt_num(rate),
         cap.map_or("none".to_string(), fmt_num),
         samples.len()

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::load::RunData;
 use crate::reference::{
-    Reference, fmt_num, fmt_opt, group_role, host_group, references, report_groups,
+    Reference, Status, fmt_num, fmt_opt, group_role, host_group, references, report_groups,
 };
 use crate::stats::{mean, percentile_sorted, time_weighted_mean};
 
@@ -18,8 +18,10 @@ pub struct RunReport {
     pub seed: u64,
     pub sim_time_s: f64,
     pub events: u64,
-    /// Connection outcomes and the run's counters, in `summary.csv` order.
+    /// `attempted`, `established`, then the connection outcomes.
     pub outcomes: Vec<Count>,
+    /// Other `summary.csv` counters (TIME_WAIT overflow, stale segments, RSTs, ...).
+    pub counters: Vec<Count>,
     pub groups: Vec<GroupReport>,
     pub latency: Latency,
     pub references: Vec<Reference>,
@@ -95,76 +97,33 @@ impl Latency {
 impl RunReport {
     pub fn build(run: &RunData) -> Self {
         let s = &run.summary;
-        let outcomes = vec![
-            Count {
-                name: "attempted",
-                value: s.attempted,
-            },
-            Count {
-                name: "established",
-                value: s.established,
-            },
-            Count {
-                name: "completed",
-                value: s.completed,
-            },
-            Count {
-                name: "reset",
-                value: s.reset,
-            },
-            Count {
-                name: "refused",
-                value: s.refused,
-            },
-            Count {
-                name: "connect_timeout",
-                value: s.connect_timeout,
-            },
-            Count {
-                name: "port_exhausted",
-                value: s.port_exhausted,
-            },
-            Count {
-                name: "aborted",
-                value: s.aborted,
-            },
-            Count {
-                name: "leaked",
-                value: s.leaked,
-            },
-            Count {
-                name: "unfinished",
-                value: s.unfinished,
-            },
-            Count {
-                name: "tw_overflow",
-                value: s.tw_overflow,
-            },
-            Count {
-                name: "stale_accepted",
-                value: s.stale_accepted,
-            },
-            Count {
-                name: "retransmits",
-                value: s.retransmits,
-            },
-            Count {
-                name: "rst_sent",
-                value: s.rst_sent,
-            },
-            Count {
-                name: "listen_drops",
-                value: s.listen_drops,
-            },
-            Count {
-                name: "syn_cookies_sent",
-                value: s.syn_cookies_sent,
-            },
-            Count {
-                name: "bytes_discarded",
-                value: s.bytes_discarded,
-            },
-        ];
+        let count = |pairs: &[(&'static str, u64)]| -> Vec<Count> {
+            pairs
+                .iter()
+                .map(|&(name, value)| Count { name, value })
+                .collect()
+        };
+        let outcomes = count(&[
+            ("attempted", s.attempted),
+            ("established", s.established),
+            ("completed", s.completed),
+            ("reset", s.reset),
+            ("refused", s.refused),
+            ("connect_timeout", s.connect_timeout),
+            ("port_exhausted", s.port_exhausted),
+            ("aborted", s.aborted),
+            ("leaked", s.leaked),
+            ("unfinished", s.unfinished),
+        ]);
+        let counters = count(&[
+            ("tw_overflow", s.tw_overflow),
+            ("stale_accepted", s.stale_accepted),
+            ("retransmits", s.retransmits),
+            ("rst_sent", s.rst_sent),
+            ("listen_drops", s.listen_drops),
+            ("syn_cookies_sent", s.syn_cookies_sent),
+            ("bytes_discarded", s.bytes_discarded),
+        ]);
         let groups = report_groups(run)
             .into_iter()
             .map(|name| {
@@ -205,6 +164,7 @@ impl RunReport {
             sim_time_s: s.sim_time_s,
             events: s.events,
             outcomes,
+            counters,
             groups,
             latency: Latency::of_sorted(&connect_latencies(run, None)),
             references: references(run),
@@ -221,23 +181,28 @@ impl RunReport {
             fmt_num(self.sim_time_s),
             self.events
         )?;
-        writeln!(out, "\nOutcomes and counters")?;
+        writeln!(out, "\nOutcomes")?;
         let attempted = self.outcomes[0].value;
         let rows: Vec<Vec<String>> = self
             .outcomes
             .iter()
             .map(|c| {
-                let share =
-                    if attempted > 0 && c.name != "attempted" && !c.name.starts_with("bytes") {
-                        format!("{:.1} %", 100.0 * c.value as f64 / attempted as f64)
-                    } else {
-                        String::new()
-                    };
+                let share = if attempted > 0 {
+                    format!("{:.1} %", 100.0 * c.value as f64 / attempted as f64)
+                } else {
+                    "-".to_string()
+                };
                 vec![c.name.to_string(), c.value.to_string(), share]
             })
             .collect();
-        write_table(out, &["", "count", "of attempted"], &rows)?;
-
+        write_table(out, &["outcome", "count", "of attempted"], "lrr", &rows)?;
+        writeln!(out, "\nCounters")?;
+        let rows: Vec<Vec<String>> = self
+            .counters
+            .iter()
+            .map(|c| vec![c.name.to_string(), c.value.to_string()])
+            .collect();
+        write_table(out, &["counter", "count"], "lr", &rows)?;
         writeln!(
             out,
             "\nSockets per state (states.csv): peak / time-weighted mean"
@@ -266,7 +231,8 @@ impl RunReport {
             })
             .collect();
         let header: Vec<&str> = header.iter().map(String::as_str).collect();
-        write_table(out, &header, &rows)?;
+        let align = format!("l{}", "r".repeat(self.groups.len()));
+        write_table(out, &header, &align, &rows)?;
 
         writeln!(
             out,
@@ -291,7 +257,7 @@ impl RunReport {
                 ]
             })
             .collect();
-        write_table(out, &["group", "memory", "ports in use"], &rows)?;
+        write_table(out, &["group", "memory", "ports in use"], "lrr", &rows)?;
 
         let l = &self.latency;
         writeln!(
@@ -323,7 +289,11 @@ impl RunReport {
                     r.unit.to_string(),
                     r.rel_error
                         .map_or("-".into(), |e| format!("{:+.2} %", 100.0 * e)),
-                    format!("{:.0} %", 100.0 * r.tolerance),
+                    if r.status == Status::NotApplicable {
+                        "-".to_string()
+                    } else {
+                        format!("{:.0} %", 100.0 * r.tolerance)
+                    },
                     r.status.as_str().to_string(),
                 ]
             })
@@ -342,6 +312,7 @@ impl RunReport {
                 "tol.",
                 "status",
             ],
+            "llllrrlrrl",
             &rows,
         )?;
         for (i, r) in self.references.iter().enumerate() {
@@ -356,7 +327,7 @@ impl RunReport {
     pub fn flagged(&self) -> usize {
         self.references
             .iter()
-            .filter(|r| r.status == crate::reference::Status::Flag)
+            .filter(|r| r.status == Status::Flag)
             .count()
     }
 
@@ -384,6 +355,9 @@ impl RunReport {
         plain("run", "", "events", "value", self.events.to_string())?;
         for c in &self.outcomes {
             plain("outcome", "", c.name, "count", c.value.to_string())?;
+        }
+        for c in &self.counters {
+            plain("counter", "", c.name, "count", c.value.to_string())?;
         }
         for g in &self.groups {
             for s in &g.states {
@@ -444,6 +418,9 @@ fn opt_cell(x: Option<f64>) -> String {
 pub fn fmt_bytes(x: Option<f64>) -> String {
     let Some(x) = x else { return "-".into() };
     let (v, unit) = byte_unit(x);
+    if v == 1.0 {
+        return format!("{} B", x.round());
+    }
     format!("{} {unit}", fmt_num((x / v * 1000.0).round() / 1000.0))
 }
 
@@ -461,12 +438,15 @@ pub fn byte_unit(max: f64) -> (f64, &'static str) {
         .unwrap_or((1.0, "B"))
 }
 
-/// Writes an aligned text table: the first column left-aligned, the others right.
+/// Writes an aligned text table; `align` has one letter per column, `l` (left) or
+/// `r` (right).
 pub fn write_table(
     out: &mut dyn Write,
     header: &[&str],
+    align: &str,
     rows: &[Vec<String>],
 ) -> std::io::Result<()> {
+    let align: Vec<char> = align.chars().collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -480,10 +460,10 @@ pub fn write_table(
             .zip(&widths)
             .enumerate()
             .map(|(i, (c, w))| {
-                if i == 0 {
-                    format!("{c:<w$}")
-                } else {
+                if align.get(i) == Some(&'r') {
                     format!("{c:>w$}")
+                } else {
+                    format!("{c:<w$}")
                 }
             })
             .collect();

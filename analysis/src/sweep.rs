@@ -252,6 +252,7 @@ impl SweepTable {
                     "sd",
                     "95 % CI",
                 ],
+                "lrrrr",
                 &rows,
             )?;
         }

@@ -1,0 +1,185 @@
+//! Snapshot tests of `tcpsim report` on the hand-made fixtures of
+//! `tests/fixtures/` (see `gen.py` there for how each was designed).
+
+use std::path::{Path, PathBuf};
+
+use analysis::ReportError;
+use analysis::report::{Format, ReportOptions, report};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// A copy of a fixture in a temporary directory, since the report writes into it.
+fn copy_fixture(name: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&fixture(name), tmp.path());
+    tmp
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn run_report(dir: &Path, format: Format) -> (String, Vec<PathBuf>) {
+    let mut out = Vec::new();
+    let opts = ReportOptions {
+        dir: dir.to_path_buf(),
+        format,
+        plots: false,
+    };
+    let written = report(&opts, &mut out).unwrap();
+    (String::from_utf8(out).unwrap(), written)
+}
+
+#[test]
+fn basic_run_table() {
+    let (text, written) = run_report(&fixture("run_basic"), Format::Table);
+    assert!(
+        written.is_empty(),
+        "a run report without plots writes nothing"
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn basic_run_csv() {
+    let (text, _) = run_report(&fixture("run_basic"), Format::Csv);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn basic_run_json() {
+    let (text, _) = run_report(&fixture("run_basic"), Format::Json);
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let p99 = v["latency"]["p99_s"].as_f64().unwrap();
+    assert!((p99 - 0.01).abs() < 1e-9, "{p99}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn lossy_run_table() {
+    let (text, _) = run_report(&fixture("run_lossy"), Format::Table);
+    insta::assert_snapshot!(text);
+}
+
+/// run_flagged is run_basic with `tcp.max_tw_buckets = 40`: the data hold 60
+/// TIME_WAIT sockets, as if the cap had been ignored, so the TIME_WAIT reference
+/// (capped at 40) is flagged.
+#[test]
+fn misconfigured_run_is_flagged() {
+    let (text, _) = run_report(&fixture("run_flagged"), Format::Table);
+    let line = text
+        .lines()
+        .find(|l| l.contains("time_wait_steady"))
+        .expect("a TIME_WAIT reference line");
+    assert!(line.contains("FLAG"), "{line}");
+    assert!(line.contains("+50.00 %"), "{line}");
+    assert!(text.contains("1 reference(s) flagged"), "{text}");
+}
+
+#[test]
+fn sweep_table_and_ci_csv() {
+    let tmp = copy_fixture("sweep_rate");
+    let (text, written) = run_report(tmp.path(), Format::Table);
+    insta::assert_snapshot!("sweep_table", text);
+    assert_eq!(written, vec![tmp.path().join("ci.csv")]);
+    let ci = std::fs::read_to_string(tmp.path().join("ci.csv")).unwrap();
+    insta::assert_snapshot!("sweep_ci_csv", ci);
+    // The same CSV goes to stdout with --format csv.
+    let (csv_out, _) = run_report(tmp.path(), Format::Csv);
+    assert_eq!(csv_out, ci);
+}
+
+#[test]
+fn directory_of_runs_is_a_sweep_over_scenarios() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["run_basic", "run_lossy"] {
+        let sub = tmp.path().join(name);
+        std::fs::create_dir(&sub).unwrap();
+        copy_dir(&fixture(name), &sub);
+    }
+    let (text, _) = run_report(tmp.path(), Format::Csv);
+    assert!(
+        text.starts_with("scenario,metric,n,mean,sd,ci_low,ci_high\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fixture-basic,peak_time_wait,1,60,,,\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fixture-lossy,connect_timeout,1,2,,,\n"),
+        "{text}"
+    );
+}
+
+fn bad_input(dir: &Path) -> String {
+    let opts = ReportOptions {
+        dir: dir.to_path_buf(),
+        format: Format::Table,
+        plots: false,
+    };
+    match report(&opts, &mut Vec::new()) {
+        Err(ReportError::BadInput(msg)) => msg,
+        other => panic!("expected BadInput, got {other:?}"),
+    }
+}
+
+#[test]
+fn missing_directory_is_bad_input() {
+    let msg = bad_input(Path::new("/nonexistent/tcpsim-run"));
+    assert!(
+        msg.contains("/nonexistent/tcpsim-run: not a directory"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn missing_file_is_bad_input_naming_it() {
+    let tmp = copy_fixture("run_basic");
+    std::fs::remove_file(tmp.path().join("states.csv")).unwrap();
+    let msg = bad_input(tmp.path());
+    assert!(msg.contains("states.csv: cannot open"), "{msg}");
+}
+
+#[test]
+fn bad_cell_names_file_row_and_column() {
+    let tmp = copy_fixture("run_basic");
+    let path = tmp.path().join("timeseries.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // Third data row (line 4): time_wait "10" becomes "ten".
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    lines[3] = lines[3].replace(",10,0,0,4928", ",ten,0,0,4928");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let msg = bad_input(tmp.path());
+    assert!(
+        msg.contains("timeseries.csv: line 4, row 3, column `time_wait`"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn bad_sweep_cell_names_the_column() {
+    let tmp = copy_fixture("sweep_rate");
+    let path = tmp.path().join("sweep.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replacen(",fixture-sweep,1,160,", ",fixture-sweep,one,160,", 1),
+    )
+    .unwrap();
+    let msg = bad_input(tmp.path());
+    assert!(msg.contains("sweep.csv: line 2, column `seed`"), "{msg}");
+}
