@@ -636,3 +636,96 @@ pub fn fmt_num(x: f64) -> String {
 pub fn fmt_opt(x: Option<f64>) -> String {
     x.map_or_else(|| "-".to_string(), fmt_num)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, eps: f64) -> bool {
+        (a - b).abs() <= eps
+    }
+
+    /// REFERENCE.md: 127 s with 6 retries, 15 s with 3; Linux 6.18 linear
+    /// timeouts 4: retransmissions at 1, 2, 3, 4, 5, 7, 11, 19, 35, 67 s, give-up
+    /// at 131 s.
+    #[test]
+    fn syn_give_up_times() {
+        assert_eq!(syn_give_up_s(6, 0, 1.0, 120.0), 127.0);
+        assert_eq!(syn_give_up_s(3, 0, 1.0, 120.0), 15.0);
+        assert_eq!(
+            syn_schedule(6, 4, 1.0, 120.0),
+            [
+                0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 11.0, 19.0, 35.0, 67.0, 131.0
+            ]
+        );
+        // Waits 1, 2, 4, ..., 64, then 128 and 256 capped at rto_max = 120 s.
+        assert_eq!(syn_give_up_s(8, 0, 1.0, 120.0), 127.0 + 120.0 + 120.0);
+    }
+
+    /// 28232 ports / 60 s = 470.53 conn/s (REFERENCE.md: 470 conn/s).
+    #[test]
+    fn port_ceiling_linux_defaults() {
+        assert!(close(
+            port_ceiling(32768, 60999, 60.0),
+            28232.0 / 60.0,
+            1e-9
+        ));
+        assert_eq!(port_ceiling(40000, 40009, 60.0), 10.0 / 60.0);
+    }
+
+    /// 10k conn/s × 60 s = 600k, capped at 262144 buckets (REFERENCE.md).
+    #[test]
+    fn time_wait_steady_state() {
+        assert_eq!(time_wait_steady(10_000.0, 60.0, None), 600_000.0);
+        assert_eq!(time_wait_steady(10_000.0, 60.0, Some(262_144.0)), 262_144.0);
+        assert_eq!(time_wait_steady(100.0, 60.0, Some(262_144.0)), 6_000.0);
+    }
+
+    #[test]
+    fn littles_law() {
+        assert_eq!(little_mean(100, 60.0, 160.0), 37.5);
+    }
+
+    /// p = 0.1 one way, q = 0.81; attempts at 0, 1, 3 s (2 retries), rtt 10 ms:
+    /// weights 0.81, 0.19·0.81 = 0.1539, 0.19²·0.81 = 0.029241 (sum 0.993141);
+    /// Σ w(s + rtt) = 0.0081 + 0.155439 + 0.08801541 = 0.25155441;
+    /// E = 0.25155441 / 0.993141 = 0.2532917 s.
+    #[test]
+    fn connect_time_under_loss() {
+        let schedule = syn_schedule(2, 0, 1.0, 120.0);
+        let e = expected_connect_s(0.1, 0.01, &schedule).unwrap();
+        assert!(close(e, 0.25155441 / 0.993141, 1e-12), "{e}");
+        assert_eq!(expected_connect_s(0.0, 0.01, &schedule), Some(0.01));
+        assert_eq!(expected_connect_s(1.0, 0.01, &schedule), None);
+    }
+
+    #[test]
+    fn tolerances_and_status() {
+        assert_eq!(poisson_tolerance(100.0), 0.3);
+        assert_eq!(poisson_tolerance(10_000.0), 0.1);
+        let r = Reference::new("m", "g", "q", "s", Some(1.2), Some(1.0), 0.1, String::new());
+        assert_eq!(r.status, Status::Flag);
+        assert!(close(r.rel_error.unwrap(), 0.2, 1e-12));
+        let r = Reference::new(
+            "m",
+            "g",
+            "q",
+            "s",
+            Some(1.05),
+            Some(1.0),
+            0.1,
+            String::new(),
+        );
+        assert_eq!(r.status, Status::Ok);
+        let r = Reference::new("m", "g", "q", "s", None, Some(1.0), 0.1, String::new());
+        assert_eq!(r.status, Status::NotApplicable);
+    }
+
+    #[test]
+    fn number_formatting() {
+        assert_eq!(fmt_num(470.533_333), "470.533");
+        assert_eq!(fmt_num(0.000_625), "0.000625");
+        assert_eq!(fmt_num(600_000.0), "600000");
+        assert_eq!(fmt_num(0.0), "0");
+    }
+}

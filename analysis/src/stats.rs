@@ -92,3 +92,70 @@ impl Interval {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, eps: f64) -> bool {
+        (a - b).abs() <= eps
+    }
+
+    /// Worked example: 10, 12, 9, 11, 13. Mean 11; squared deviations 1+1+4+0+4 =
+    /// 10, variance 10/4 = 2.5, sd 1.58114; standard error sd/√5 = 0.707107;
+    /// t_{0.975,4} = 2.776 (textbook table), half-width 1.9630; CI [9.037, 12.963].
+    #[test]
+    fn confidence_interval_worked_example() {
+        let iv = Interval::of(&[10.0, 12.0, 9.0, 11.0, 13.0]).unwrap();
+        assert_eq!(iv.n, 5);
+        assert!(close(iv.mean, 11.0, 1e-12));
+        assert!(close(iv.sd.unwrap(), 2.5f64.sqrt(), 1e-12));
+        assert!(close(iv.ci_low.unwrap(), 9.037, 1e-3), "{iv:?}");
+        assert!(close(iv.ci_high.unwrap(), 12.963, 1e-3), "{iv:?}");
+        // Exactly mean ± t·sd/√n with the 4-decimal table value.
+        let half = 2.7764 * 2.5f64.sqrt() / 5f64.sqrt();
+        assert!(close(iv.ci_high.unwrap() - iv.mean, half, 1e-12));
+    }
+
+    #[test]
+    fn single_value_has_no_interval() {
+        let iv = Interval::of(&[3.0]).unwrap();
+        assert_eq!((iv.n, iv.mean, iv.sd, iv.ci_low), (1, 3.0, None, None));
+        assert!(Interval::of(&[]).is_none());
+    }
+
+    /// Against published quantiles (R `qt(0.975, df)`): the table, the switch to
+    /// the Cornish–Fisher expansion after df = 30, and the normal limit.
+    #[test]
+    fn t_quantiles() {
+        assert_eq!(t_975(4), 2.7764);
+        assert_eq!(t_975(30), 2.0423);
+        for (df, expected) in [
+            (31, 2.039513),
+            (40, 2.021075),
+            (60, 2.000298),
+            (120, 1.979930),
+            (1000, 1.962339),
+        ] {
+            assert!(close(t_975(df), expected, 1e-4), "df {df}: {}", t_975(df));
+        }
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let xs: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert_eq!(percentile_sorted(&xs, 0.5), Some(5.0));
+        assert_eq!(percentile_sorted(&xs, 0.9), Some(9.0));
+        assert_eq!(percentile_sorted(&xs, 0.99), Some(10.0));
+        assert_eq!(percentile_sorted(&[7.0], 0.5), Some(7.0));
+        assert_eq!(percentile_sorted(&[], 0.5), None);
+    }
+
+    /// 0 for 10 s, 10 for 10 s, 0 for 10 s: mean 100 / 30.
+    #[test]
+    fn step_function_mean() {
+        let m = time_weighted_mean(&[(0.0, 0.0), (10.0, 10.0), (20.0, 0.0)], 30.0).unwrap();
+        assert!(close(m, 100.0 / 30.0, 1e-12));
+        assert_eq!(time_weighted_mean(&[(5.0, 1.0)], 5.0), None);
+    }
+}
