@@ -38,6 +38,9 @@
 
 pub mod builtin;
 pub mod error;
+mod harness;
+mod output;
+mod pcap;
 pub mod run;
 pub mod spec;
 pub mod sweep;

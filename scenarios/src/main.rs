@@ -152,7 +152,7 @@ fn dispatch(command: Command) -> Result<(), CliError> {
                 progress: !args.quiet && std::io::stderr().is_terminal(),
             };
             let outcome = run::run(&sc, &opts)?;
-            println!("{}", outcome.summary.completed);
+            println!("{}", outcome.describe());
             Ok(())
         }
         Command::Sweep(args) => sweep::run(&args),

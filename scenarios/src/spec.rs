@@ -26,62 +26,25 @@ use sim_core::time::SimDuration;
 use crate::builtin;
 use crate::error::CliError;
 
-pub use pending::{CostModel, LinkConfig, TcpConfig};
+pub use pending::LinkConfig;
+pub use sim_tcp::{CostModel, TcpConfig};
 
-/// Stand-ins until sim-tcp's `TcpConfig`/`CostModel` and sim-core's `LinkConfig` land.
+/// Stand-in until sim-core's link configuration lands.
 mod pending {
     use serde::{Deserialize, Serialize};
     use sim_core::time::SimDuration;
 
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields, default)]
-    pub struct TcpConfig {
-        pub msl: SimDuration,
-        pub time_wait: SimDuration,
-        pub fin_timeout: SimDuration,
-        pub syn_retries: u8,
-        pub synack_retries: u8,
-        pub orphan_retries: u8,
-        pub rto_initial: SimDuration,
-        pub rto_max: SimDuration,
-        pub local_port_range: [u16; 2],
-        pub backlog: u32,
-        pub syncookies: u8,
-    }
-    impl Default for TcpConfig {
-        fn default() -> Self {
-            TcpConfig {
-                msl: SimDuration::from_secs(30),
-                time_wait: SimDuration::from_secs(60),
-                fin_timeout: SimDuration::from_secs(60),
-                syn_retries: 6,
-                synack_retries: 5,
-                orphan_retries: 0,
-                rto_initial: SimDuration::from_secs(1),
-                rto_max: SimDuration::from_secs(120),
-                local_port_range: [32768, 60999],
-                backlog: 4096,
-                syncookies: 1,
-            }
-        }
-    }
-    impl TcpConfig {
-        pub fn validate(&self) -> Result<(), String> {
-            if self.local_port_range[0] > self.local_port_range[1] {
-                return Err("tcp.local_port_range: inverted".into());
-            }
-            Ok(())
-        }
-    }
-    #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-    #[serde(deny_unknown_fields, default)]
-    pub struct CostModel {
-        pub full_socket: u64,
-    }
-    #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-    #[serde(deny_unknown_fields, default)]
     pub struct LinkConfig {
         pub delay: SimDuration,
+    }
+    impl Default for LinkConfig {
+        fn default() -> Self {
+            LinkConfig {
+                delay: SimDuration::from_millis(5),
+            }
+        }
     }
     impl LinkConfig {
         pub fn validate(&self) -> Result<(), String> {
@@ -463,17 +426,13 @@ impl GroupConfig {
                 )
             })
         };
-        let orphan = if t.orphan_retries == 0 {
-            8
-        } else {
-            t.orphan_retries
-        };
+        let orphan = t.orphan_retries_effective();
         [
-            t.time_wait,
+            t.time_wait_len(),
             t.fin_timeout.saturating_mul(2),
             backoff(t.syn_retries.into()),
             backoff(t.synack_retries.into()),
-            backoff(orphan.into()).saturating_add(t.time_wait),
+            backoff(orphan.into()).saturating_add(t.time_wait_len()),
         ]
         .into_iter()
         .max()
@@ -482,6 +441,15 @@ impl GroupConfig {
 }
 
 impl Scenario {
+    /// The number of silent destination addresses: the most any group asks for.
+    pub fn silent_destinations(&self) -> u32 {
+        self.resolved
+            .iter()
+            .map(|g| g.workload.silent_destinations)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The drain limit in effect: `run.drain`, or with `auto` the longest
     /// [`GroupConfig::settle_time`] plus a 10 s margin.
     pub fn drain(&self) -> SimDuration {
@@ -509,6 +477,20 @@ impl Scenario {
         out
     }
 
+    /// Writes the effective TIME_WAIT length (`tcp.time_wait`, which defaults to
+    /// 2 × `tcp.msl`) into the base table and into every group that overrides
+    /// `msl` alone, so the effective scenario names it and keeps its meaning.
+    fn fill_time_wait(&mut self) {
+        self.tcp.time_wait = Some(self.tcp.time_wait_len());
+        for (g, gc) in self.groups.iter_mut().zip(&mut self.resolved) {
+            gc.tcp.time_wait = Some(gc.tcp.time_wait_len());
+            if let Some(t) = g.tcp.as_mut().filter(|t| t.contains_key("msl")) {
+                t.entry("time_wait")
+                    .or_insert_with(|| toml::Value::String(gc.tcp.time_wait_len().to_string()));
+            }
+        }
+    }
+
     /// Deserializes and validates a scenario from its TOML value (after `--set`).
     /// `sets` are the keys overridden on the command line, named in messages.
     pub fn from_value(
@@ -528,6 +510,7 @@ impl Scenario {
             .map(|(i, g)| ctx.resolve_group(&base_value, i, g))
             .collect::<Result<_, _>>()?;
         ctx.validate(&sc)?;
+        sc.fill_time_wait();
         Ok(sc)
     }
 }
@@ -639,12 +622,24 @@ impl Ctx<'_> {
                 );
             }
         }
-        for (i, gc) in sc.resolved.iter().enumerate() {
+        if let Err(e) = sc.tcp.validate() {
+            return Err(self.error(e.key, &e.message));
+        }
+        if let Err(e) = sc.link.validate() {
+            return Err(self.error("link", e));
+        }
+        for (i, (gc, g)) in sc.resolved.iter().zip(&sc.groups).enumerate() {
             let key = |k: &str| format!("group[{i}] ({}).{k}", gc.name);
-            gc.tcp.validate().map_err(|e| self.error(&key("tcp"), e))?;
-            gc.link
-                .validate()
-                .map_err(|e| self.error(&key("link"), e))?;
+            if g.tcp.is_some() {
+                if let Err(e) = gc.tcp.validate() {
+                    return Err(self.error(&key(e.key), &e.message));
+                }
+            }
+            if g.link.is_some() {
+                if let Err(e) = gc.link.validate() {
+                    return Err(self.error(&key("link"), e));
+                }
+            }
             let w = &gc.workload;
             if w.rate.is_some() && w.concurrency.is_some() {
                 return Err(self.error(&key("workload.rate"), "both workload.rate and workload.concurrency are set: use one (rate = open loop, concurrency = closed loop)"));
@@ -663,7 +658,7 @@ impl Ctx<'_> {
             }
         }
         let total_hosts: u64 = sc.groups.iter().map(|g| u64::from(g.count)).sum::<u64>()
-            + u64::from(sc.workload.silent_destinations);
+            + u64::from(sc.silent_destinations());
         if total_hosts > (1 << 24) - 2 {
             return Err(self.error("group", format!("{total_hosts} hosts and silent destinations: at most 16777214 fit in 10.0.0.0/8")));
         }
@@ -675,10 +670,7 @@ impl Ctx<'_> {
             ));
         }
         let servers = sc.groups.iter().any(|g| g.role == Role::Server);
-        let silent = sc
-            .resolved
-            .iter()
-            .any(|g| g.workload.silent_destinations > 0);
+        let silent = sc.silent_destinations() > 0;
         if !servers && !silent {
             return Err(self.error("group", "no group of role server and workload.silent_destinations = 0: connections would have no destination"));
         }

@@ -1,0 +1,1171 @@
+//! The simulation loop: wires sim-tcp hosts, access links and the workload's
+//! applications to sim-core's scheduler.
+//!
+//! # Topology
+//!
+//! A star (DESIGN.md): host `h` (numbered across groups in file order) has the IPv4
+//! address `10.0.0.0 + h + 1` and two access links to a central switch, an up-link
+//! (host → switch) and a down-link (switch → host), both with its group's `link`
+//! configuration. A segment from A to B crosses A's up-link at its send time, then B's
+//! down-link when it reaches the switch. Silent destinations (worm-scan targets) get
+//! the addresses after the last host; segments to them are dropped at the switch.
+//!
+//! # Events
+//!
+//! One scheduler deadline per host (id = host index) tracks its TCP stack's earliest
+//! timer, re-armed after every call into the host. Events: a group's next open-loop
+//! arrival, a closed-loop slot's next start, a segment reaching the switch, a segment
+//! reaching its host, a `timeseries.csv` sample, and the end of arrivals.
+//!
+//! # Randomness (each a [`MasterSeed::stream`] named stably)
+//!
+//! `arrivals:<group>` (Poisson inter-arrival times), `choice:<group>` (client host,
+//! destination, `client_vanish`, spoofed addresses), `link:<group>/<i>:up` and
+//! `link:<group>/<i>:down` (each link's loss and jitter), and per host the sub-seed
+//! `host:<group>/<i>` (ISN secret, port perturbation).
+//!
+//! # Applications
+//!
+//! The client connects and sends `request_bytes`; the server reads them all and
+//! answers `response_bytes`. `closer` decides who closes first: the client once it
+//! has the whole response, the server right after answering, or both at the instant
+//! the client has the response. The other side closes when it reads the FIN. Each
+//! side closes in its own mode (`close`, `shutdown`, `abort`, `linger:N`, `never`).
+//! An application that gets an error (reset, time-out) closes its socket.
+
+use std::fmt;
+
+use analysis::schema::{
+    ConnectionRow, Outcome, StatesRow, SummaryRow, TimeseriesRow, TransitionRow,
+};
+use sim_core::rng::{below, chance, exponential};
+use sim_core::{Fired, MasterSeed, Sim, SimDuration, SimTime, StreamRng};
+use sim_tcp::{
+    Addr, AppEvent, ConnId, Errno, Flags, Host, Linger, Segment, Seq, SockAddr, SocketId,
+    SocketRecord, State, Stats,
+};
+
+use crate::error::CliError;
+use crate::output::CsvOut;
+use crate::pcap::PcapOut;
+use crate::spec::{CloseMode, Closer, GroupConfig, LinkConfig, Role, Scenario};
+
+/// 10.0.0.0: host `h` is `NET_BASE + h + 1`.
+const NET_BASE: u32 = 10 << 24;
+/// 172.16.0.0/12: spoofed SYN-flood sources; no host has such an address.
+const SPOOF_BASE: u32 = 0xAC10_0000;
+/// Connection ids of spoofed SYNs have this bit set (never a `connections.csv` row).
+const SPOOF_CONN: u64 = 1 << 63;
+/// Progress callback granularity, in processed events.
+const PROGRESS_EVERY: u64 = 1 << 12;
+
+/// Where the streaming outputs go.
+pub struct Sinks<'a> {
+    pub timeseries: &'a mut CsvOut,
+    pub connections: &'a mut CsvOut,
+    pub transitions: Option<&'a mut CsvOut>,
+    pub pcap: Option<&'a mut PcapOut>,
+    /// Called now and then with the current virtual time.
+    pub progress: &'a mut dyn FnMut(SimTime),
+}
+
+/// What a run produced besides the streamed tables.
+pub struct Results {
+    pub summary: SummaryRow,
+    pub states: Vec<StatesRow>,
+}
+
+/// The virtual time at which a run stops at the latest: `run.duration + drain`.
+pub fn horizon(sc: &Scenario) -> SimTime {
+    SimTime::ZERO
+        .saturating_add(sc.run.duration)
+        .saturating_add(sc.drain())
+}
+
+/// Runs the scenario, streaming `timeseries.csv`, `connections.csv`,
+/// `transitions.csv` and the pcap into `sinks`.
+pub fn simulate<'a>(sc: &'a Scenario, trace: bool, sinks: Sinks<'a>) -> Result<Results, CliError> {
+    let mut w = World::new(sc, trace, sinks)?;
+    w.run()?;
+    Ok(w.results())
+}
+
+#[derive(Debug)]
+enum Ev {
+    /// The next open-loop arrival of a client or attacker group.
+    Arrival(u32),
+    /// A closed-loop slot of a client group starts its next connection.
+    Start { group: u32, slot: u32 },
+    /// A segment has crossed its sender's up-link.
+    AtSwitch(Segment),
+    /// A segment has crossed its receiver's down-link.
+    Deliver { host: u32, seg: Segment },
+    /// Take a `timeseries.csv` sample.
+    Sample,
+    /// `run.duration` has passed: no connection starts any more.
+    ArrivalsEnd,
+}
+
+/// A one-way access link.
+/// Stand-in until sim-core's link model lands: a constant delay.
+struct Link {
+    delay: SimDuration,
+}
+
+impl Link {
+    fn new(cfg: &LinkConfig, _rng: StreamRng) -> Link {
+        Link { delay: cfg.delay }
+    }
+
+    /// When a segment of `bytes` handed to the link at `now` comes out, or `None`
+    /// if the link drops it.
+    fn pass(&mut self, now: SimTime, _bytes: u32) -> Option<SimTime> {
+        Some(now + self.delay)
+    }
+}
+
+struct GroupRt {
+    cfg: GroupConfig,
+    first_host: u32,
+    stats: Stats,
+    arrivals: StreamRng,
+    choice: StreamRng,
+    attempts: u64,
+    /// Attacker groups: spoofed SYNs sent.
+    spoofed: u64,
+}
+
+/// One side (client or server application) of a connection.
+#[derive(Default)]
+struct Side {
+    sock: Option<SocketId>,
+    rec: Option<Box<SocketRecord>>,
+    error: Option<Errno>,
+    /// Payload bytes the application read.
+    received: u64,
+    /// Payload bytes the application handed to send().
+    sent: u64,
+    /// The application called close (any mode): it holds the socket no more.
+    closed: bool,
+    /// The application shut down its write side and still holds the socket.
+    shut: bool,
+    /// The exchange is done on this side (client: response read; server: answered).
+    done: bool,
+    close_blocked: Option<SimDuration>,
+}
+
+struct Conn {
+    group: u32,
+    client_host: u32,
+    /// The destination host; `None` for a silent destination.
+    server_host: Option<u32>,
+    dst: SockAddr,
+    client_port: Option<u16>,
+    opened: SimTime,
+    established: Option<SimTime>,
+    client: Side,
+    server: Side,
+    /// The client host drops off the network after sending its request.
+    vanish: bool,
+    /// It has: every segment of this connection is dropped.
+    silenced: bool,
+    port_exhausted: bool,
+    slot: Option<u32>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Client,
+    Server,
+}
+
+#[derive(Default)]
+struct Totals {
+    attempted: u64,
+    established: u64,
+    outcomes: [u64; 8],
+    bytes_requested: u64,
+    bytes_delivered: u64,
+    bytes_discarded: u64,
+    connect_ns: Vec<u64>,
+}
+
+struct World<'a> {
+    sc: &'a Scenario,
+    sim: Sim<Ev>,
+    hosts: Vec<Host>,
+    host_group: Vec<u32>,
+    /// Up-link of host h at 2h, down-link at 2h + 1.
+    links: Vec<Link>,
+    groups: Vec<GroupRt>,
+    /// Server host indices, all server groups in order.
+    servers: Vec<u32>,
+    conns: Vec<Option<Box<Conn>>>,
+    active: u64,
+    arrivals_open: bool,
+    dirty: Vec<u32>,
+    trace: bool,
+    sinks: Sinks<'a>,
+    totals: Totals,
+    horizon: SimTime,
+    end: SimTime,
+}
+
+fn host_name(groups: &[GroupRt], host_group: &[u32], h: u32) -> String {
+    let g = &groups[host_group[h as usize] as usize];
+    format!("{}/{}", g.cfg.name, h - g.first_host)
+}
+
+/// A `fmt::Display` for an address: the host's `group/index`, else the IPv4 address.
+struct Peer<'w> {
+    groups: &'w [GroupRt],
+    host_group: &'w [u32],
+    addr: Addr,
+}
+
+impl fmt::Display for Peer<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match host_of(self.addr, self.host_group.len()) {
+            Some(h) => f.write_str(&host_name(self.groups, self.host_group, h)),
+            None => write!(f, "{}", self.addr),
+        }
+    }
+}
+
+fn host_of(addr: Addr, hosts: usize) -> Option<u32> {
+    let i = addr.0.wrapping_sub(NET_BASE + 1);
+    (u64::from(i) < hosts as u64).then_some(i)
+}
+
+fn host_addr(h: u32) -> Addr {
+    Addr(NET_BASE + h + 1)
+}
+
+impl<'a> World<'a> {
+    fn new(sc: &'a Scenario, trace: bool, sinks: Sinks<'a>) -> Result<World<'a>, CliError> {
+        let master = MasterSeed(sc.run.seed);
+        let mut groups = Vec::with_capacity(sc.resolved.len());
+        let mut hosts = Vec::new();
+        let mut host_group = Vec::new();
+        let mut links = Vec::new();
+        let mut servers = Vec::new();
+        for (gi, gc) in sc.resolved.iter().enumerate() {
+            let first_host = u32::try_from(hosts.len()).expect("validated host count");
+            for i in 0..gc.count {
+                let h = first_host + i;
+                let name = format!("{}/{i}", gc.name);
+                hosts.push(Host::new(
+                    host_addr(h),
+                    gc.tcp.clone(),
+                    sc.cost.clone(),
+                    master.sub_seed(&format!("host:{name}")),
+                ));
+                host_group.push(gi as u32);
+                links.push(Link::new(
+                    &gc.link,
+                    master.stream(&format!("link:{name}:up")),
+                ));
+                links.push(Link::new(
+                    &gc.link,
+                    master.stream(&format!("link:{name}:down")),
+                ));
+                if gc.role == Role::Server {
+                    servers.push(h);
+                }
+            }
+            groups.push(GroupRt {
+                cfg: gc.clone(),
+                first_host,
+                stats: if trace {
+                    Stats::with_trace()
+                } else {
+                    Stats::new()
+                },
+                arrivals: master.stream(&format!("arrivals:{}", gc.name)),
+                choice: master.stream(&format!("choice:{}", gc.name)),
+                attempts: 0,
+                spoofed: 0,
+            });
+        }
+        let mut w = World {
+            sc,
+            sim: Sim::new(),
+            hosts,
+            host_group,
+            links,
+            groups,
+            servers,
+            conns: Vec::new(),
+            active: 0,
+            arrivals_open: true,
+            dirty: Vec::new(),
+            trace,
+            sinks,
+            totals: Totals::default(),
+            horizon: horizon(sc),
+            end: SimTime::ZERO,
+        };
+        w.setup()?;
+        Ok(w)
+    }
+
+    /// Listeners, the first arrivals and closed-loop starts, samples, the end of
+    /// arrivals.
+    fn setup(&mut self) -> Result<(), CliError> {
+        let mut ports: Vec<u16> = self
+            .groups
+            .iter()
+            .filter(|g| g.cfg.role != Role::Server)
+            .map(|g| g.cfg.workload.service_port)
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        for i in 0..self.servers.len() {
+            let h = self.servers[i];
+            let g = self.host_group[h as usize] as usize;
+            for &port in &ports {
+                self.hosts[h as usize]
+                    .listen(SimTime::ZERO, port, &mut self.groups[g].stats)
+                    .map_err(|e| CliError::other(format!("listen on port {port}: {e}")))?;
+            }
+            self.dirty.push(h);
+        }
+        for g in 0..self.groups.len() {
+            let cfg = &self.groups[g].cfg;
+            if cfg.role == Role::Server {
+                continue;
+            }
+            match (cfg.rate(), cfg.workload.concurrency) {
+                (Some(_), _) => self.schedule_arrival(g as u32),
+                (None, Some(n)) => {
+                    for slot in 0..n {
+                        self.schedule(
+                            SimTime::ZERO,
+                            Ev::Start {
+                                group: g as u32,
+                                slot,
+                            },
+                        );
+                    }
+                }
+                (None, None) => unreachable!("rate() defaults when neither is set"),
+            }
+        }
+        self.schedule(SimTime::ZERO, Ev::Sample);
+        self.schedule(SimTime::ZERO + self.sc.run.duration, Ev::ArrivalsEnd);
+        self.settle()
+    }
+
+    fn schedule(&mut self, at: SimTime, ev: Ev) {
+        self.sim
+            .schedule(at, ev)
+            .expect("events are scheduled at or after now");
+    }
+
+    fn schedule_arrival(&mut self, g: u32) {
+        let grp = &mut self.groups[g as usize];
+        let rate = grp.cfg.rate().expect("open-loop group");
+        let mean = SimDuration::from_secs_f64(1.0 / rate);
+        let at = self.sim.now() + exponential(&mut grp.arrivals, mean);
+        if at < SimTime::ZERO + self.sc.run.duration {
+            self.schedule(at, Ev::Arrival(g));
+        }
+    }
+
+    fn run(&mut self) -> Result<(), CliError> {
+        let mut next_progress = PROGRESS_EVERY;
+        loop {
+            let Some(fired) = self.sim.step_until(self.horizon) else {
+                self.end = self.horizon;
+                break;
+            };
+            match fired {
+                Fired::Deadline(h) => {
+                    let g = self.host_group[h] as usize;
+                    self.hosts[h].on_timeout(self.sim.now(), &mut self.groups[g].stats);
+                    self.dirty.push(h as u32);
+                }
+                Fired::Event(ev) => self.event(ev)?,
+            }
+            self.settle()?;
+            if !self.arrivals_open && self.active == 0 {
+                self.end = self.sim.now();
+                break;
+            }
+            if self.sim.events_processed() >= next_progress {
+                next_progress += PROGRESS_EVERY;
+                (self.sinks.progress)(self.sim.now());
+            }
+        }
+        self.finish()
+    }
+
+    fn event(&mut self, ev: Ev) -> Result<(), CliError> {
+        let now = self.sim.now();
+        match ev {
+            Ev::Arrival(g) => {
+                if self.groups[g as usize].cfg.role == Role::Attacker {
+                    self.spoofed_syn(g)?;
+                } else {
+                    self.start(g, None)?;
+                }
+                self.schedule_arrival(g);
+            }
+            Ev::Start { group, slot } => {
+                if self.arrivals_open {
+                    self.start(group, Some(slot))?;
+                }
+            }
+            Ev::AtSwitch(seg) => {
+                let Some(h) = host_of(seg.dst.addr, self.hosts.len()) else {
+                    return Ok(()); // a silent or spoofed address: nobody is there
+                };
+                if let Some(t) = self.links[2 * h as usize + 1].pass(now, seg.len) {
+                    self.schedule(t, Ev::Deliver { host: h, seg });
+                }
+            }
+            Ev::Deliver { host, seg } => {
+                if !self.is_silenced(seg.conn) {
+                    let g = self.host_group[host as usize] as usize;
+                    self.hosts[host as usize].on_segment(now, &seg, &mut self.groups[g].stats);
+                    self.dirty.push(host);
+                }
+            }
+            Ev::Sample => {
+                self.sample()?;
+                let next = now + self.sc.run.sample_every;
+                if next <= self.horizon {
+                    self.schedule(next, Ev::Sample);
+                }
+            }
+            Ev::ArrivalsEnd => self.arrivals_open = false,
+        }
+        Ok(())
+    }
+
+    /// Flushes every host touched since the last call: segments out, application
+    /// events handled (which may touch more hosts), deadlines re-armed; then the
+    /// transitions recorded meanwhile go to `transitions.csv`.
+    fn settle(&mut self) -> Result<(), CliError> {
+        while let Some(h) = self.dirty.pop() {
+            self.flush(h)?;
+        }
+        if self.trace {
+            self.write_transitions()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, h: u32) -> Result<(), CliError> {
+        loop {
+            let mut busy = self.drain_transmit(h)?;
+            while let Some((sock, conn, ev)) = self.hosts[h as usize].poll_event() {
+                busy = true;
+                self.app_event(h, sock, conn, ev)?;
+            }
+            if !busy {
+                break;
+            }
+        }
+        let at = self.hosts[h as usize].poll_timeout();
+        self.sim
+            .update_deadline(h as usize, at)
+            .map_err(|e| CliError::other(format!("host {h}: {e}")))
+    }
+
+    /// Sends every segment host `h` has queued; true if there was any.
+    fn drain_transmit(&mut self, h: u32) -> Result<bool, CliError> {
+        let mut any = false;
+        while let Some(seg) = self.hosts[h as usize].poll_transmit() {
+            any = true;
+            self.transmit(h, seg)?;
+        }
+        Ok(any)
+    }
+
+    /// A segment leaves host `h` (its pcap record is taken here, as transmitted).
+    fn transmit(&mut self, h: u32, seg: Segment) -> Result<(), CliError> {
+        let now = self.sim.now();
+        if let Some(p) = self.sinks.pcap.as_deref_mut() {
+            p.write(now, &seg)?;
+        }
+        if let Some(c) = self.conn_mut(seg.conn) {
+            if c.silenced {
+                return Ok(());
+            }
+            if c.client_port.is_none() && c.client_host == h {
+                c.client_port = Some(seg.src.port);
+            }
+        }
+        if let Some(t) = self.links[2 * h as usize].pass(now, seg.len) {
+            self.schedule(t, Ev::AtSwitch(seg));
+        }
+        Ok(())
+    }
+
+    fn is_silenced(&self, conn: ConnId) -> bool {
+        self.conn(conn).is_some_and(|c| c.silenced)
+    }
+
+    fn conn(&self, id: ConnId) -> Option<&Conn> {
+        let i = id.0.checked_sub(1)?;
+        self.conns.get(usize::try_from(i).ok()?)?.as_deref()
+    }
+
+    fn conn_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
+        let i = id.0.checked_sub(1)?;
+        self.conns.get_mut(usize::try_from(i).ok()?)?.as_deref_mut()
+    }
+
+    /// A client group starts a connection (open loop: `slot` is `None`).
+    fn start(&mut self, g: u32, slot: Option<u32>) -> Result<(), CliError> {
+        let now = self.sim.now();
+        let n_servers = self.servers.len() as u64;
+        let grp = &mut self.groups[g as usize];
+        if grp.cfg.workload.count.is_some_and(|n| grp.attempts >= n) {
+            return Ok(());
+        }
+        grp.attempts += 1;
+        let client_host = grp.first_host
+            + match slot {
+                Some(s) => s % grp.cfg.count,
+                None => below(&mut grp.choice, grp.cfg.count.into()) as u32,
+            };
+        let w = &grp.cfg.workload;
+        let targets = n_servers + u64::from(w.silent_destinations);
+        let pick = below(&mut grp.choice, targets);
+        let (server_host, dst_addr) = if pick < n_servers {
+            let s = self.servers[pick as usize];
+            (Some(s), host_addr(s))
+        } else {
+            let k = (pick - n_servers) as u32;
+            (None, Addr(NET_BASE + self.hosts.len() as u32 + 1 + k))
+        };
+        let vanish = w.client_vanish.0 > 0.0 && chance(&mut grp.choice, w.client_vanish.0);
+        let dst = SockAddr::new(dst_addr, w.service_port);
+        let id = self.conns.len() as u64 + 1;
+        self.totals.attempted += 1;
+        let res = self.hosts[client_host as usize].connect(now, dst, ConnId(id), &mut grp.stats);
+        self.dirty.push(client_host);
+        let mut conn = Box::new(Conn {
+            group: g,
+            client_host,
+            server_host,
+            dst,
+            client_port: None,
+            opened: now,
+            established: None,
+            client: Side::default(),
+            server: Side::default(),
+            vanish,
+            silenced: false,
+            port_exhausted: false,
+            slot,
+        });
+        match res {
+            Ok(sock) => conn.client.sock = Some(sock),
+            Err(Errno::EADDRNOTAVAIL) => conn.port_exhausted = true,
+            Err(e) => conn.client.error = Some(e),
+        }
+        let failed = conn.client.sock.is_none();
+        self.conns.push(Some(conn));
+        self.active += 1;
+        if failed {
+            self.finalize(ConnId(id), false)?;
+        }
+        Ok(())
+    }
+
+    /// The closed-loop slot of a connection whose client application is done starts
+    /// the next one: at once, or after `tcp.rto_min` if this one could not connect
+    /// (so a slot facing exhausted ports does not spin at one instant).
+    fn client_app_done(&mut self, id: ConnId, failed: bool) {
+        let now = self.sim.now();
+        let Some(c) = self.conn_mut(id) else { return };
+        let Some(slot) = c.slot.take() else { return };
+        let group = c.group;
+        let wait = if failed {
+            self.groups[group as usize].cfg.tcp.rto_min
+        } else {
+            SimDuration::ZERO
+        };
+        self.schedule(now + wait, Ev::Start { group, slot });
+    }
+
+    /// An attacker sends one SYN from a spoofed, silent address (RFC 4987 §2.2).
+    fn spoofed_syn(&mut self, g: u32) -> Result<(), CliError> {
+        let n_servers = self.servers.len() as u64;
+        if n_servers == 0 {
+            return Ok(());
+        }
+        let grp = &mut self.groups[g as usize];
+        if grp.cfg.workload.count.is_some_and(|n| grp.spoofed >= n) {
+            return Ok(());
+        }
+        grp.spoofed += 1;
+        let host = grp.first_host + below(&mut grp.choice, grp.cfg.count.into()) as u32;
+        let server = self.servers[below(&mut grp.choice, n_servers) as usize];
+        let src = SockAddr::new(
+            Addr(SPOOF_BASE | below(&mut grp.choice, 1 << 20) as u32),
+            1024 + below(&mut grp.choice, 64512) as u16,
+        );
+        let seg = Segment {
+            src,
+            dst: SockAddr::new(host_addr(server), grp.cfg.workload.service_port),
+            seq: Seq(below(&mut grp.choice, 1 << 32) as u32),
+            ack: Seq(0),
+            flags: Flags::SYN,
+            window: 64240,
+            len: 0,
+            mss: Some(1460),
+            ts: None,
+            conn: ConnId(SPOOF_CONN | grp.spoofed),
+        };
+        self.transmit(host, seg)
+    }
+
+    fn app_event(
+        &mut self,
+        h: u32,
+        sock: SocketId,
+        id: ConnId,
+        ev: AppEvent,
+    ) -> Result<(), CliError> {
+        let g = self.host_group[h as usize] as usize;
+        let who = if self.groups[g].cfg.role == Role::Server {
+            Who::Server
+        } else {
+            Who::Client
+        };
+        let now = self.sim.now();
+        if self.conn(id).is_none() {
+            // Not a connection of ours (a spoofed SYN's child, or one already
+            // accounted): the application closes whatever it is handed.
+            if matches!(ev, AppEvent::Accepted { .. }) {
+                self.hosts[h as usize].close(now, sock, Linger::Off, &mut self.groups[g].stats);
+                self.dirty.push(h);
+            }
+            return Ok(());
+        }
+        match ev {
+            AppEvent::Accepted { .. } => {
+                let c = self.conn_mut(id).expect("checked");
+                c.server.sock = Some(sock);
+                if c.server_host.is_none() {
+                    c.server_host = Some(h);
+                }
+                self.server_progress(id)?;
+            }
+            AppEvent::Connected => {
+                let req = self.workload(id).request_bytes;
+                let c = self.conn_mut(id).expect("checked");
+                c.established = Some(now);
+                let (opened, vanish) = (c.opened, c.vanish);
+                self.totals.established += 1;
+                self.totals.connect_ns.push((now - opened).as_nanos());
+                self.send(id, Who::Client, req);
+                if vanish {
+                    // The request is on the wire; then the host drops off the network:
+                    // its socket disappears without a FIN or a RST reaching anyone.
+                    self.drain_transmit(h)?;
+                    let c = self.conn_mut(id).expect("checked");
+                    c.silenced = true;
+                    c.client.closed = true;
+                    self.hosts[h as usize].close(
+                        now,
+                        sock,
+                        Linger::Abort,
+                        &mut self.groups[g].stats,
+                    );
+                    self.client_app_done(id, false);
+                    return Ok(());
+                }
+                self.client_progress(id)?;
+            }
+            AppEvent::Readable { .. } => {
+                let n = self.hosts[h as usize].read(now, sock, &mut self.groups[g].stats);
+                self.totals.bytes_delivered += n;
+                let c = self.conn_mut(id).expect("checked");
+                match who {
+                    Who::Client => c.client.received += n,
+                    Who::Server => c.server.received += n,
+                }
+                match who {
+                    Who::Client => self.client_progress(id)?,
+                    Who::Server => self.server_progress(id)?,
+                }
+            }
+            AppEvent::EndOfStream => {
+                let side = self.side(id, who);
+                if side.shut {
+                    // A half-closed application closes once the peer has finished.
+                    self.close_with(id, who, Linger::Off);
+                } else if !side.closed {
+                    let mode = self.close_mode(id, who);
+                    self.close_side(id, who, mode, false);
+                }
+            }
+            AppEvent::Error(e) => {
+                let side = self.side_mut(id, who);
+                side.error.get_or_insert(e);
+                if !side.closed {
+                    self.close_with(id, who, Linger::Off);
+                }
+                if who == Who::Client {
+                    let est = self.conn(id).is_some_and(|c| c.established.is_some());
+                    self.client_app_done(id, !est);
+                }
+            }
+            AppEvent::CloseReturned { blocked } => {
+                self.side_mut(id, who).close_blocked = Some(blocked);
+            }
+            AppEvent::Finished(rec) => {
+                self.totals.bytes_discarded += rec.bytes_discarded;
+                self.side_mut(id, who).rec = Some(Box::new(rec));
+                let c = self.conn(id).expect("checked");
+                let ended =
+                    c.client.rec.is_some() && (c.server.rec.is_some() || c.server.sock.is_none());
+                if ended {
+                    self.finalize(id, false)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn workload(&self, id: ConnId) -> &crate::spec::Workload {
+        let c = self.conn(id).expect("live connection");
+        &self.groups[c.group as usize].cfg.workload
+    }
+
+    fn side(&self, id: ConnId, who: Who) -> &Side {
+        let c = self.conn(id).expect("live connection");
+        match who {
+            Who::Client => &c.client,
+            Who::Server => &c.server,
+        }
+    }
+
+    fn side_mut(&mut self, id: ConnId, who: Who) -> &mut Side {
+        let c = self.conn_mut(id).expect("live connection");
+        match who {
+            Who::Client => &mut c.client,
+            Who::Server => &mut c.server,
+        }
+    }
+
+    /// The host and socket of one side, if that side has a socket.
+    fn endpoint(&self, id: ConnId, who: Who) -> Option<(u32, SocketId)> {
+        let c = self.conn(id)?;
+        match who {
+            Who::Client => Some((c.client_host, c.client.sock?)),
+            Who::Server => Some((c.server_host?, c.server.sock?)),
+        }
+    }
+
+    fn close_mode(&self, id: ConnId, who: Who) -> CloseMode {
+        let w = self.workload(id);
+        match who {
+            Who::Client => w.client_close,
+            Who::Server => w.server_close,
+        }
+    }
+
+    /// The application hands `bytes` to send() (nothing if 0).
+    fn send(&mut self, id: ConnId, who: Who, bytes: u64) {
+        let Some((h, sock)) = self.endpoint(id, who) else {
+            return;
+        };
+        if bytes == 0 {
+            return;
+        }
+        let g = self.host_group[h as usize] as usize;
+        let now = self.sim.now();
+        let res = self.hosts[h as usize].send(now, sock, bytes, &mut self.groups[g].stats);
+        self.dirty.push(h);
+        let side = self.side_mut(id, who);
+        match res {
+            Ok(()) => side.sent += bytes,
+            Err(e) => {
+                side.error.get_or_insert(e);
+            }
+        }
+        if res.is_ok() {
+            self.totals.bytes_requested += bytes;
+        }
+    }
+
+    /// The client has read something: once it has the whole response, the closer
+    /// policy decides.
+    fn client_progress(&mut self, id: ConnId) -> Result<(), CliError> {
+        let resp = self.workload(id).response_bytes;
+        let closer = self.workload(id).closer;
+        let c = self.conn_mut(id).expect("live connection");
+        if c.client.done || c.established.is_none() || c.client.received < resp {
+            return Ok(());
+        }
+        c.client.done = true;
+        match closer {
+            Closer::Client => {
+                let mode = self.close_mode(id, Who::Client);
+                self.close_side(id, Who::Client, mode, true);
+            }
+            Closer::Both => {
+                // Both applications close at this instant: the FINs cross.
+                let cm = self.close_mode(id, Who::Client);
+                let sm = self.close_mode(id, Who::Server);
+                self.close_side(id, Who::Client, cm, true);
+                if !self.side(id, Who::Server).closed {
+                    self.close_side(id, Who::Server, sm, true);
+                }
+            }
+            Closer::Server => {}
+        }
+        Ok(())
+    }
+
+    /// The server has read something (or accepted): once it has the whole request it
+    /// answers, and closes first if it is the closer.
+    fn server_progress(&mut self, id: ConnId) -> Result<(), CliError> {
+        let (req, resp, closer) = {
+            let w = self.workload(id);
+            (w.request_bytes, w.response_bytes, w.closer)
+        };
+        let c = self.conn_mut(id).expect("live connection");
+        if c.server.done || c.server.sock.is_none() || c.server.received < req {
+            return Ok(());
+        }
+        c.server.done = true;
+        self.send(id, Who::Server, resp);
+        if closer == Closer::Server {
+            let mode = self.close_mode(id, Who::Server);
+            self.close_side(id, Who::Server, mode, true);
+        }
+        Ok(())
+    }
+
+    /// One side's application closes in `mode`. `active`: it closes first (a
+    /// `shutdown` then only half-closes; as the passive closer, having read the
+    /// peer's FIN, it closes).
+    fn close_side(&mut self, id: ConnId, who: Who, mode: CloseMode, active: bool) {
+        match mode {
+            CloseMode::Never => {}
+            CloseMode::Close => self.close_with(id, who, Linger::Off),
+            CloseMode::Abort => self.close_with(id, who, Linger::Abort),
+            CloseMode::Linger(d) => self.close_with(id, who, Linger::Timeout(d)),
+            CloseMode::Shutdown if active => {
+                let Some((h, sock)) = self.endpoint(id, who) else {
+                    return;
+                };
+                let g = self.host_group[h as usize] as usize;
+                let now = self.sim.now();
+                let res =
+                    self.hosts[h as usize].shutdown_write(now, sock, &mut self.groups[g].stats);
+                self.dirty.push(h);
+                let side = self.side_mut(id, who);
+                side.shut = true;
+                if let Err(e) = res {
+                    side.error.get_or_insert(e);
+                }
+            }
+            CloseMode::Shutdown => self.close_with(id, who, Linger::Off),
+        }
+    }
+
+    fn close_with(&mut self, id: ConnId, who: Who, linger: Linger) {
+        let Some((h, sock)) = self.endpoint(id, who) else {
+            return;
+        };
+        if self.side(id, who).closed {
+            return;
+        }
+        let g = self.host_group[h as usize] as usize;
+        let now = self.sim.now();
+        self.hosts[h as usize].close(now, sock, linger, &mut self.groups[g].stats);
+        self.dirty.push(h);
+        self.side_mut(id, who).closed = true;
+        if who == Who::Client {
+            self.client_app_done(id, false);
+        }
+    }
+
+    /// Writes the connection's row and forgets it. `at_end`: the run is over and it
+    /// is still open.
+    fn finalize(&mut self, id: ConnId, at_end: bool) -> Result<(), CliError> {
+        let idx = (id.0 - 1) as usize;
+        let Some(c) = self.conns[idx].take() else {
+            return Ok(());
+        };
+        self.active -= 1;
+        if c.port_exhausted || (c.client.sock.is_none() && c.client.error.is_some()) {
+            self.client_app_done_for(&c, true);
+        }
+        let outcome = self.outcome(&c, at_end);
+        self.totals.outcomes[outcome as usize] += 1;
+        let row = self.row(id, &c, outcome, at_end);
+        self.sinks.connections.row(&row)
+    }
+
+    /// A closed-loop slot freed by a connection that failed before it had a socket.
+    fn client_app_done_for(&mut self, c: &Conn, failed: bool) {
+        if let Some(slot) = c.slot {
+            let wait = if failed {
+                self.groups[c.group as usize].cfg.tcp.rto_min
+            } else {
+                SimDuration::ZERO
+            };
+            let group = c.group;
+            self.schedule(self.sim.now() + wait, Ev::Start { group, slot });
+        }
+    }
+
+    fn outcome(&self, c: &Conn, at_end: bool) -> Outcome {
+        if c.port_exhausted {
+            return Outcome::PortExhausted;
+        }
+        let errors = [
+            c.client.error,
+            c.client.rec.as_ref().and_then(|r| r.error),
+            c.server.error,
+            c.server.rec.as_ref().and_then(|r| r.error),
+        ];
+        let saw = |e: Errno| errors.contains(&Some(e));
+        if c.established.is_none() {
+            if saw(Errno::ECONNREFUSED) {
+                return Outcome::Refused;
+            }
+            if saw(Errno::ETIMEDOUT) {
+                return Outcome::ConnectTimeout;
+            }
+            if at_end {
+                return Outcome::Unfinished;
+            }
+            return Outcome::Aborted;
+        }
+        let aborted = |s: &Side| s.rec.as_ref().is_some_and(|r| r.aborted);
+        if c.vanish || aborted(&c.client) || aborted(&c.server) {
+            return Outcome::Aborted;
+        }
+        if saw(Errno::ECONNRESET) || saw(Errno::EPIPE) {
+            return Outcome::Reset;
+        }
+        if saw(Errno::ETIMEDOUT) {
+            return Outcome::Aborted;
+        }
+        if at_end {
+            let w = &self.groups[c.group as usize].cfg.workload;
+            let leaks = |s: &Side, mode: CloseMode| {
+                mode == CloseMode::Never && !s.closed && s.sock.is_some()
+            };
+            return if leaks(&c.client, w.client_close) || leaks(&c.server, w.server_close) {
+                Outcome::Leaked
+            } else {
+                Outcome::Unfinished
+            };
+        }
+        let w = &self.groups[c.group as usize].cfg.workload;
+        if c.client.received >= w.response_bytes && c.server.received >= w.request_bytes {
+            Outcome::Completed
+        } else {
+            Outcome::Aborted
+        }
+    }
+
+    fn row(&self, id: ConnId, c: &Conn, outcome: Outcome, at_end: bool) -> ConnectionRow {
+        let recs = [c.client.rec.as_deref(), c.server.rec.as_deref()];
+        let sum = |f: fn(&SocketRecord) -> u64| recs.iter().flatten().map(|r| f(r)).sum::<u64>();
+        let fin_first = |r: Option<&SocketRecord>| r.is_some_and(|r| r.sent_fin_first);
+        let active_closer = match (fin_first(recs[0]), fin_first(recs[1])) {
+            (true, true) => "both",
+            (true, false) => "client",
+            (false, true) => "server",
+            (false, false) => "none",
+        };
+        let finished = if at_end {
+            None
+        } else {
+            recs.iter()
+                .flatten()
+                .map(|r| r.closed_at)
+                .max()
+                .or(Some(self.sim.now()))
+        };
+        let path = |r: Option<&SocketRecord>| r.map(|r| r.path.to_string()).unwrap_or_default();
+        ConnectionRow {
+            id: id.0,
+            client: host_name(&self.groups, &self.host_group, c.client_host),
+            client_port: c.client_port.or(recs[0].map(|r| r.local.port)),
+            server: Peer {
+                groups: &self.groups,
+                host_group: &self.host_group,
+                addr: c.dst.addr,
+            }
+            .to_string(),
+            server_port: c.dst.port,
+            opened_s: c.opened.as_secs_f64(),
+            established_s: c.established.map(SimTime::as_secs_f64),
+            finished_s: finished.map(SimTime::as_secs_f64),
+            outcome,
+            active_closer: active_closer.to_string(),
+            client_path: path(recs[0]),
+            server_path: path(recs[1]),
+            retransmits: sum(|r| r.retransmits.into()),
+            bytes_discarded: sum(|r| r.bytes_discarded),
+            stale_accepted: sum(|r| r.stale_accepted.into()),
+            bytes_delivered: c.client.received + c.server.received,
+            close_blocked_s: c
+                .client
+                .close_blocked
+                .max(c.server.close_blocked)
+                .map(SimDuration::as_secs_f64),
+        }
+    }
+
+    fn sample(&mut self) -> Result<(), CliError> {
+        let t = self.sim.now().as_secs_f64();
+        for g in &self.groups {
+            let s = &g.stats;
+            let n = |st: State| s.count(st);
+            let row = TimeseriesRow {
+                time_s: t,
+                group: g.cfg.name.clone(),
+                syn_sent: n(State::SynSent),
+                syn_rcvd: n(State::SynRcvd),
+                established: n(State::Established),
+                fin_wait_1: n(State::FinWait1),
+                fin_wait_2: n(State::FinWait2),
+                closing: n(State::Closing),
+                time_wait: n(State::TimeWait),
+                close_wait: n(State::CloseWait),
+                last_ack: n(State::LastAck),
+                memory_bytes: s.memory.current,
+                ports_in_use: s.ports.current,
+            };
+            self.sinks.timeseries.row(&row)?;
+        }
+        Ok(())
+    }
+
+    fn write_transitions(&mut self) -> Result<(), CliError> {
+        let Some(out) = self.sinks.transitions.as_deref_mut() else {
+            return Ok(());
+        };
+        for gi in 0..self.groups.len() {
+            let trace = self.groups[gi].stats.take_trace();
+            for t in trace {
+                let peer = |addr| {
+                    Peer {
+                        groups: &self.groups,
+                        host_group: &self.host_group,
+                        addr,
+                    }
+                    .to_string()
+                };
+                out.row(&TransitionRow {
+                    time_s: t.time.as_secs_f64(),
+                    host: peer(t.local.addr),
+                    port: t.local.port,
+                    peer: peer(t.remote.addr),
+                    peer_port: t.remote.port,
+                    from: t.from.name().to_string(),
+                    to: t.to.name().to_string(),
+                    cause: t.cause.name().to_string(),
+                    conn: t.conn.0,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The run is over: what is still open is `leaked` or `unfinished`; integrals
+    /// close at the end time.
+    fn finish(&mut self) -> Result<(), CliError> {
+        for i in 0..self.conns.len() {
+            if self.conns[i].is_some() {
+                self.finalize(ConnId(i as u64 + 1), true)?;
+            }
+        }
+        for g in &mut self.groups {
+            g.stats.finish(self.end);
+        }
+        if self.trace {
+            self.write_transitions()?;
+        }
+        (self.sinks.progress)(self.end);
+        Ok(())
+    }
+
+    fn results(mut self) -> Results {
+        let end = self.end;
+        let mut states = Vec::new();
+        for g in &self.groups {
+            for st in State::ALL.into_iter().filter(|&s| s != State::Closed) {
+                let ss = g.stats.state(st);
+                states.push(StatesRow {
+                    group: g.cfg.name.clone(),
+                    state: st.name().to_string(),
+                    peak: ss.peak,
+                    mean: g.stats.mean(st),
+                    entered: ss.entered,
+                    // ∫count dt is the total time sockets spent in the state up to
+                    // the end, residences still open included.
+                    mean_residence_s: (ss.entered > 0)
+                        .then(|| ss.integral as f64 / ss.entered as f64 / 1e9),
+                });
+            }
+        }
+        let counters = |f: fn(&sim_tcp::Counters) -> u64| {
+            self.groups
+                .iter()
+                .map(|g| f(&g.stats.counters))
+                .sum::<u64>()
+        };
+        let peaks = |f: fn(&Stats) -> u64| self.groups.iter().map(|g| f(&g.stats)).sum::<u64>();
+        let t = &mut self.totals;
+        t.connect_ns.sort_unstable();
+        let quantile = |q: f64| -> Option<f64> {
+            let n = t.connect_ns.len();
+            (n > 0).then(|| {
+                let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
+                t.connect_ns[rank - 1] as f64 / 1e9
+            })
+        };
+        let o = |x: Outcome| t.outcomes[x as usize];
+        let summary = SummaryRow {
+            scenario: self.sc.name.clone(),
+            seed: self.sc.run.seed,
+            sim_time_s: end.as_secs_f64(),
+            events: self.sim.events_processed(),
+            attempted: t.attempted,
+            established: t.established,
+            completed: o(Outcome::Completed),
+            port_exhausted: o(Outcome::PortExhausted),
+            connect_timeout: o(Outcome::ConnectTimeout),
+            refused: o(Outcome::Refused),
+            reset: o(Outcome::Reset),
+            aborted: o(Outcome::Aborted),
+            leaked: o(Outcome::Leaked),
+            bytes_requested: t.bytes_requested,
+            bytes_delivered: t.bytes_delivered,
+            bytes_discarded: t.bytes_discarded,
+            stale_accepted: counters(|c| c.stale_accepted),
+            tw_overflow: counters(|c| c.tw_overflow),
+            connect_p50_s: quantile(0.5),
+            connect_p99_s: quantile(0.99),
+            peak_memory_bytes: peaks(|s| s.memory.peak),
+            unfinished: o(Outcome::Unfinished),
+            connect_p90_s: quantile(0.9),
+            rst_sent: counters(|c| c.rst_sent),
+            retransmits: counters(|c| c.retransmits),
+            peak_time_wait: peaks(|s| s.state(State::TimeWait).peak),
+            peak_ports_in_use: peaks(|s| s.ports.peak),
+            syn_cookies_sent: counters(|c| c.syn_cookies_sent),
+            listen_drops: counters(|c| c.listen_drops),
+        };
+        Results {
+            summary,
+            states,
+            end,
+        }
+    }
+}
