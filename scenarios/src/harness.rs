@@ -38,6 +38,7 @@ use std::fmt;
 use analysis::schema::{
     ConnectionRow, Outcome, StatesRow, SummaryRow, TimeseriesRow, TransitionRow,
 };
+use sim_core::link::Verdict;
 use sim_core::rng::{below, chance, exponential};
 use sim_core::{Fired, MasterSeed, Sim, SimDuration, SimTime, StreamRng};
 use sim_tcp::{
@@ -90,7 +91,7 @@ pub fn simulate<'a>(sc: &'a Scenario, trace: bool, sinks: Sinks<'a>) -> Result<R
     Ok(w.results())
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Ev {
     /// The next open-loop arrival of a client or attacker group.
     Arrival(u32),
@@ -106,22 +107,30 @@ enum Ev {
     ArrivalsEnd,
 }
 
-/// A one-way access link.
-/// Stand-in until sim-core's link model lands: a constant delay.
+/// A one-way access link with its own random stream.
 struct Link {
-    delay: SimDuration,
+    link: sim_core::link::Link,
+    rng: StreamRng,
 }
 
 impl Link {
-    fn new(cfg: &LinkConfig, _rng: StreamRng) -> Link {
-        Link { delay: cfg.delay }
+    fn new(cfg: &LinkConfig, rng: StreamRng) -> Result<Link, CliError> {
+        let link = sim_core::link::Link::new(cfg)
+            .map_err(|e| CliError::bad_input(format!("link: {e}")))?;
+        Ok(Link { link, rng })
     }
 
-    /// When a segment of `bytes` handed to the link at `now` comes out, or `None`
-    /// if the link drops it.
-    fn pass(&mut self, now: SimTime, _bytes: u32) -> Option<SimTime> {
-        Some(now + self.delay)
+    /// What the link does with `seg` handed to it at `now`.
+    fn pass(&mut self, now: SimTime, seg: &Segment) -> Verdict {
+        self.link.transmit(now, wire_bytes(seg), &mut self.rng)
     }
+}
+
+/// Bytes a segment occupies on the wire for the bandwidth model: IPv4 and TCP
+/// headers (20 + 20), the MSS option (4) and the timestamps option (12, padded), and
+/// the payload.
+fn wire_bytes(seg: &Segment) -> u32 {
+    40 + seg.len + if seg.mss.is_some() { 4 } else { 0 } + if seg.ts.is_some() { 12 } else { 0 }
 }
 
 struct GroupRt {
@@ -261,14 +270,10 @@ impl<'a> World<'a> {
                     master.sub_seed(&format!("host:{name}")),
                 ));
                 host_group.push(gi as u32);
-                links.push(Link::new(
-                    &gc.link,
-                    master.stream(&format!("link:{name}:up")),
-                ));
-                links.push(Link::new(
-                    &gc.link,
-                    master.stream(&format!("link:{name}:down")),
-                ));
+                for dir in ["up", "down"] {
+                    let rng = master.stream(&format!("link:{name}:{dir}"));
+                    links.push(Link::new(&gc.link, rng)?);
+                }
                 if gc.role == Role::Server {
                     servers.push(h);
                 }
@@ -420,9 +425,8 @@ impl<'a> World<'a> {
                 let Some(h) = host_of(seg.dst.addr, self.hosts.len()) else {
                     return Ok(()); // a silent or spoofed address: nobody is there
                 };
-                if let Some(t) = self.links[2 * h as usize + 1].pass(now, seg.len) {
-                    self.schedule(t, Ev::Deliver { host: h, seg });
-                }
+                let verdict = self.links[2 * h as usize + 1].pass(now, &seg);
+                self.forward(verdict, Ev::Deliver { host: h, seg });
             }
             Ev::Deliver { host, seg } => {
                 if !self.is_silenced(seg.conn) {
@@ -497,10 +501,21 @@ impl<'a> World<'a> {
                 c.client_port = Some(seg.src.port);
             }
         }
-        if let Some(t) = self.links[2 * h as usize].pass(now, seg.len) {
-            self.schedule(t, Ev::AtSwitch(seg));
-        }
+        let verdict = self.links[2 * h as usize].pass(now, &seg);
+        self.forward(verdict, Ev::AtSwitch(seg));
         Ok(())
+    }
+
+    /// Schedules what comes out of a link: `ev` once, twice (duplicated) or never.
+    fn forward(&mut self, verdict: Verdict, ev: Ev) {
+        match verdict {
+            Verdict::Deliver(t) => self.schedule(t, ev),
+            Verdict::Duplicate(t1, t2) => {
+                self.schedule(t1, ev.clone());
+                self.schedule(t2, ev);
+            }
+            Verdict::Drop(_) => {}
+        }
     }
 
     fn is_silenced(&self, conn: ConnId) -> bool {
@@ -1162,10 +1177,6 @@ impl<'a> World<'a> {
             syn_cookies_sent: counters(|c| c.syn_cookies_sent),
             listen_drops: counters(|c| c.listen_drops),
         };
-        Results {
-            summary,
-            states,
-            end,
-        }
+        Results { summary, states }
     }
 }

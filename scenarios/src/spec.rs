@@ -26,32 +26,8 @@ use sim_core::time::SimDuration;
 use crate::builtin;
 use crate::error::CliError;
 
-pub use pending::LinkConfig;
+pub use sim_core::link::LinkConfig;
 pub use sim_tcp::{CostModel, TcpConfig};
-
-/// Stand-in until sim-core's link configuration lands.
-mod pending {
-    use serde::{Deserialize, Serialize};
-    use sim_core::time::SimDuration;
-
-    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-    #[serde(deny_unknown_fields, default)]
-    pub struct LinkConfig {
-        pub delay: SimDuration,
-    }
-    impl Default for LinkConfig {
-        fn default() -> Self {
-            LinkConfig {
-                delay: SimDuration::from_millis(5),
-            }
-        }
-    }
-    impl LinkConfig {
-        pub fn validate(&self) -> Result<(), String> {
-            Ok(())
-        }
-    }
-}
 
 /// Where a scenario came from, for error messages and the default output name.
 #[derive(Debug, Clone, PartialEq, Eq)]
