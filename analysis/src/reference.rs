@@ -53,6 +53,15 @@ impl Status {
     }
 }
 
+/// What a reference is about: the model, the group, the quantity and its unit.
+#[derive(Debug, Clone, Copy)]
+struct Subject<'a> {
+    model: &'a str,
+    group: &'a str,
+    quantity: &'a str,
+    unit: &'static str,
+}
+
 /// One measured value beside its analytic reference.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reference {
@@ -74,10 +83,7 @@ pub struct Reference {
 
 impl Reference {
     fn new(
-        model: &str,
-        group: &str,
-        quantity: &str,
-        unit: &'static str,
+        subject: Subject<'_>,
         measured: Option<f64>,
         reference: Option<f64>,
         tolerance: f64,
@@ -94,10 +100,10 @@ impl Reference {
             Some(_) => Status::Flag,
         };
         Reference {
-            model: model.to_string(),
-            group: group.to_string(),
-            quantity: quantity.to_string(),
-            unit,
+            model: subject.model.to_string(),
+            group: subject.group.to_string(),
+            quantity: subject.quantity.to_string(),
+            unit: subject.unit,
             measured,
             reference,
             rel_error,
@@ -107,23 +113,8 @@ impl Reference {
         }
     }
 
-    fn not_applicable(
-        model: &str,
-        group: &str,
-        quantity: &str,
-        unit: &'static str,
-        why: &str,
-    ) -> Self {
-        Self::new(
-            model,
-            group,
-            quantity,
-            unit,
-            None,
-            None,
-            0.0,
-            why.to_string(),
-        )
+    fn not_applicable(subject: Subject<'_>, why: &str) -> Self {
+        Self::new(subject, None, None, 0.0, why.to_string())
     }
 }
 
@@ -263,10 +254,12 @@ fn little_references(run: &RunData) -> Vec<Reference> {
                 fmt_opt(s.mean_residence_s)
             );
             Reference::new(
-                "little",
-                &s.group,
-                &s.state,
-                "sockets",
+                Subject {
+                    model: "little",
+                    group: &s.group,
+                    quantity: &s.state,
+                    unit: "sockets",
+                },
                 Some(s.mean),
                 reference,
                 EXACT_TOLERANCE,
@@ -368,7 +361,17 @@ fn time_wait_reference(run: &RunData, group: &str) -> Option<Reference> {
     if entered == 0 {
         return None;
     }
-    let na = |why: &str| Reference::not_applicable(MODEL, group, "TIME_WAIT", "sockets", why);
+    let na = |why: &str| {
+        Reference::not_applicable(
+            Subject {
+                model: MODEL,
+                group,
+                quantity: "TIME_WAIT",
+                unit: "sockets",
+            },
+            why,
+        )
+    };
     let sc = run.scenario.as_ref()?;
     let (start, end) = match steady_window(run, group) {
         Ok(w) => w,
@@ -402,10 +405,12 @@ fn time_wait_reference(run: &RunData, group: &str) -> Option<Reference> {
         samples.len()
     );
     Some(Reference::new(
-        MODEL,
-        group,
-        "TIME_WAIT",
-        "sockets",
+        Subject {
+            model: MODEL,
+            group: group,
+            quantity: "TIME_WAIT",
+            unit: "sockets",
+        },
         Some(measured),
         Some(reference),
         poisson_tolerance(reference),
@@ -415,7 +420,17 @@ fn time_wait_reference(run: &RunData, group: &str) -> Option<Reference> {
 
 fn port_reference(run: &RunData, group: &str) -> Reference {
     const MODEL: &str = "port_ceiling";
-    let na = |why: &str| Reference::not_applicable(MODEL, group, "bound conn/s", "conn/s", why);
+    let na = |why: &str| {
+        Reference::not_applicable(
+            Subject {
+                model: MODEL,
+                group,
+                quantity: "bound conn/s",
+                unit: "conn/s",
+            },
+            why,
+        )
+    };
     let Some(sc) = run.scenario.as_ref() else {
         return na("no scenario.toml");
     };
@@ -466,10 +481,12 @@ fn port_reference(run: &RunData, group: &str) -> Reference {
         pairs.len()
     );
     Reference::new(
-        MODEL,
-        group,
-        "bound conn/s",
-        "conn/s",
+        Subject {
+            model: MODEL,
+            group: group,
+            quantity: "bound conn/s",
+            unit: "conn/s",
+        },
         Some(bound as f64 / span),
         Some(reference),
         poisson_tolerance(reference * span),
@@ -491,7 +508,17 @@ fn syn_params(sc: &Scenario, group: &str) -> Option<(u64, u64, f64, f64)> {
 
 fn syn_give_up_reference(run: &RunData, group: &str) -> Reference {
     const MODEL: &str = "syn_give_up";
-    let na = |why: &str| Reference::not_applicable(MODEL, group, "connect_timeout after", "s", why);
+    let na = |why: &str| {
+        Reference::not_applicable(
+            Subject {
+                model: MODEL,
+                group,
+                quantity: "connect_timeout after",
+                unit: "s",
+            },
+            why,
+        )
+    };
     let Some((retries, linear, rto, rto_max)) =
         run.scenario.as_ref().and_then(|sc| syn_params(sc, group))
     else {
@@ -511,10 +538,12 @@ fn syn_give_up_reference(run: &RunData, group: &str) -> Reference {
         times.len()
     );
     Reference::new(
-        MODEL,
-        group,
-        "connect_timeout after",
-        "s",
+        Subject {
+            model: MODEL,
+            group: group,
+            quantity: "connect_timeout after",
+            unit: "s",
+        },
         mean(&times),
         Some(reference),
         EXACT_TOLERANCE,
@@ -549,7 +578,17 @@ fn server_group(run: &RunData, client: &str) -> Option<String> {
 
 fn connect_time_reference(run: &RunData, group: &str) -> Reference {
     const MODEL: &str = "connect_time";
-    let na = |why: &str| Reference::not_applicable(MODEL, group, "mean connect", "s", why);
+    let na = |why: &str| {
+        Reference::not_applicable(
+            Subject {
+                model: MODEL,
+                group,
+                quantity: "mean connect",
+                unit: "s",
+            },
+            why,
+        )
+    };
     let Some(sc) = run.scenario.as_ref() else {
         return na("no scenario.toml");
     };
@@ -597,10 +636,12 @@ fn connect_time_reference(run: &RunData, group: &str) -> Reference {
         samples.len()
     );
     Reference::new(
-        MODEL,
-        group,
-        "mean connect",
-        "s",
+        Subject {
+            model: MODEL,
+            group: group,
+            quantity: "mean connect",
+            unit: "s",
+        },
         measured,
         reference,
         STOCHASTIC_TOLERANCE.max(se_tol),
@@ -703,21 +744,45 @@ mod tests {
     fn tolerances_and_status() {
         assert_eq!(poisson_tolerance(100.0), 0.3);
         assert_eq!(poisson_tolerance(10_000.0), 0.1);
-        let r = Reference::new("m", "g", "q", "s", Some(1.2), Some(1.0), 0.1, String::new());
+        let r = Reference::new(
+            Subject {
+                model: "m",
+                group: "g",
+                quantity: "q",
+                unit: "s",
+            },
+            Some(1.2),
+            Some(1.0),
+            0.1,
+            String::new(),
+        );
         assert_eq!(r.status, Status::Flag);
         assert!(close(r.rel_error.unwrap(), 0.2, 1e-12));
         let r = Reference::new(
-            "m",
-            "g",
-            "q",
-            "s",
+            Subject {
+                model: "m",
+                group: "g",
+                quantity: "q",
+                unit: "s",
+            },
             Some(1.05),
             Some(1.0),
             0.1,
             String::new(),
         );
         assert_eq!(r.status, Status::Ok);
-        let r = Reference::new("m", "g", "q", "s", None, Some(1.0), 0.1, String::new());
+        let r = Reference::new(
+            Subject {
+                model: "m",
+                group: "g",
+                quantity: "q",
+                unit: "s",
+            },
+            None,
+            Some(1.0),
+            0.1,
+            String::new(),
+        );
         assert_eq!(r.status, Status::NotApplicable);
     }
 

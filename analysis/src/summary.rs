@@ -214,7 +214,7 @@ impl RunReport {
             }
         }
         let mut header = vec!["state".to_string()];
-        header.extend(self.groups.iter().map(|g| group_label(g)));
+        header.extend(self.groups.iter().map(group_label));
         let rows: Vec<Vec<String>> = states
             .iter()
             .map(|state| {
