@@ -174,6 +174,7 @@ mod tests {
             .calc_checksum_ipv4(&ip4, tcp.payload())
             .unwrap();
         assert_eq!(tcp.checksum(), expected);
+        drop(p);
 
         encode(&seg(Flags::ACK | Flags::PSH, 300), &mut buf, &mut zeros);
         let p = SlicedPacket::from_ethernet(&buf).unwrap();
