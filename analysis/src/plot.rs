@@ -22,7 +22,7 @@ use crate::load::RunData;
 use crate::reference::{Status, fmt_num, host_group, report_groups, steady_window};
 use crate::scenario::parse_duration_s;
 use crate::schema::STATE_COLUMNS;
-use crate::summary::{RunReport, byte_unit, connect_latencies};
+use crate::summary::{RunReport, byte_unit, connect_latencies, sample_totals};
 use crate::sweep::{PointStats, SweepTable, point_label};
 
 /// Size of every chart, in pixels.
@@ -505,13 +505,7 @@ pub fn run_plots(run: &RunData, rep: &RunReport, dir: &Path) -> Result<Vec<PathB
         .map(|g| (g.clone(), samples(g, &|t| t.memory_bytes as f64)))
         .collect();
     if memory.len() > 1 {
-        let mut total: Vec<(f64, f64)> = Vec::new();
-        for t in &run.timeseries {
-            match total.iter_mut().find(|p| p.0 == t.time_s) {
-                Some(p) => p.1 += t.memory_bytes as f64,
-                None => total.push((t.time_s, t.memory_bytes as f64)),
-            }
-        }
+        let total = sample_totals(run, |t| t.memory_bytes);
         memory.push(("all groups".into(), total));
     }
     if memory.iter().any(|(_, s)| !s.is_empty()) {

@@ -407,7 +407,7 @@ fn time_wait_reference(run: &RunData, group: &str) -> Option<Reference> {
     Some(Reference::new(
         Subject {
             model: MODEL,
-            group: group,
+            group,
             quantity: "TIME_WAIT",
             unit: "sockets",
         },
@@ -483,7 +483,7 @@ fn port_reference(run: &RunData, group: &str) -> Reference {
     Reference::new(
         Subject {
             model: MODEL,
-            group: group,
+            group,
             quantity: "bound conn/s",
             unit: "conn/s",
         },
@@ -540,7 +540,7 @@ fn syn_give_up_reference(run: &RunData, group: &str) -> Reference {
     Reference::new(
         Subject {
             model: MODEL,
-            group: group,
+            group,
             quantity: "connect_timeout after",
             unit: "s",
         },
@@ -621,24 +621,28 @@ fn connect_time_reference(run: &RunData, group: &str) -> Reference {
         .filter_map(|c| Some(c.established_s? - c.opened_s))
         .collect();
     let measured = mean(&samples);
+    let jitter = [group, server.as_str()]
+        .iter()
+        .any(|g| sc.duration_s(g, "link", "jitter").is_some_and(|j| j > 0.0));
     // Three standard errors of the measured mean, relative to the reference.
     let se_tol = match (sample_sd(&samples), reference) {
         (Some(sd), Some(r)) if r > 0.0 => 3.0 * sd / (samples.len() as f64).sqrt() / r,
         _ => 0.0,
     };
     let note = format!(
-        "p_oneway {} (links {} and {}), q = (1-p)^2 = {}, rtt {} s, {} established; tolerance max(10 %, 3 SE)",
+        "p_oneway {} (links {} and {}), q = (1-p)^2 = {}, rtt {} s{}, {} established; tolerance max(10 %, 3 SE)",
         fmt_num(p_oneway),
         fmt_num(p_c),
         fmt_num(p_s),
         fmt_num((1.0 - p_oneway).powi(2)),
         fmt_num(rtt),
+        if jitter { " (link jitter ignored)" } else { "" },
         samples.len()
     );
     Reference::new(
         Subject {
             model: MODEL,
-            group: group,
+            group,
             quantity: "mean connect",
             unit: "s",
         },

@@ -10,6 +10,7 @@ use crate::load::RunData;
 use crate::reference::{
     Reference, Status, fmt_num, fmt_opt, group_role, host_group, references, report_groups,
 };
+use crate::schema::TimeseriesRow;
 use crate::stats::{mean, percentile_sorted, time_weighted_mean};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -23,6 +24,10 @@ pub struct RunReport {
     /// Other `summary.csv` counters (TIME_WAIT overflow, stale segments, RSTs, ...).
     pub counters: Vec<Count>,
     pub groups: Vec<GroupReport>,
+    /// All groups together: peak from `summary.csv` (exact, not sampled), mean
+    /// from the per-sample totals of `timeseries.csv`.
+    pub total_memory_bytes: Usage,
+    pub total_ports_in_use: Usage,
     pub latency: Latency,
     pub references: Vec<Reference>,
 }
@@ -67,6 +72,20 @@ pub struct Latency {
     pub p50_s: Option<f64>,
     pub p90_s: Option<f64>,
     pub p99_s: Option<f64>,
+}
+
+/// The per-sample sum over all groups of one `timeseries.csv` column, in time
+/// order.
+pub fn sample_totals(run: &RunData, f: fn(&TimeseriesRow) -> u64) -> Vec<(f64, f64)> {
+    let mut totals: Vec<(f64, f64)> = Vec::new();
+    for t in &run.timeseries {
+        match totals.iter_mut().rev().find(|p| p.0 == t.time_s) {
+            Some(p) => p.1 += f(t) as f64,
+            None => totals.push((t.time_s, f(t) as f64)),
+        }
+    }
+    totals.sort_by(|a, b| a.0.total_cmp(&b.0));
+    totals
 }
 
 /// Connect latencies of the connections whose client is in `group` (all when
@@ -127,7 +146,7 @@ impl RunReport {
         let groups = report_groups(run)
             .into_iter()
             .map(|name| {
-                let usage = |f: fn(&crate::schema::TimeseriesRow) -> u64| {
+                let usage = |f: fn(&TimeseriesRow) -> u64| {
                     let samples: Vec<(f64, f64)> = run
                         .timeseries
                         .iter()
@@ -166,6 +185,14 @@ impl RunReport {
             outcomes,
             counters,
             groups,
+            total_memory_bytes: Usage {
+                peak: Some(s.peak_memory_bytes as f64),
+                mean: time_weighted_mean(&sample_totals(run, |t| t.memory_bytes), s.sim_time_s),
+            },
+            total_ports_in_use: Usage {
+                peak: Some(s.peak_ports_in_use as f64),
+                mean: time_weighted_mean(&sample_totals(run, |t| t.ports_in_use), s.sim_time_s),
+            },
             latency: Latency::of_sorted(&connect_latencies(run, None)),
             references: references(run),
         }
@@ -238,25 +265,23 @@ impl RunReport {
             out,
             "\nModelled memory and ports (timeseries.csv samples): peak / time-weighted mean"
         )?;
-        let rows: Vec<Vec<String>> = self
+        let usage_row = |label: String, memory: &Usage, ports: &Usage| {
+            vec![
+                label,
+                format!("{} / {}", fmt_bytes(memory.peak), fmt_bytes(memory.mean)),
+                format!("{} / {}", fmt_opt(ports.peak), fmt_opt(ports.mean)),
+            ]
+        };
+        let mut rows: Vec<Vec<String>> = self
             .groups
             .iter()
-            .map(|g| {
-                vec![
-                    group_label(g),
-                    format!(
-                        "{} / {}",
-                        fmt_bytes(g.memory_bytes.peak),
-                        fmt_bytes(g.memory_bytes.mean)
-                    ),
-                    format!(
-                        "{} / {}",
-                        fmt_opt(g.ports_in_use.peak),
-                        fmt_opt(g.ports_in_use.mean)
-                    ),
-                ]
-            })
+            .map(|g| usage_row(group_label(g), &g.memory_bytes, &g.ports_in_use))
             .collect();
+        rows.push(usage_row(
+            "all (peak: summary.csv)".to_string(),
+            &self.total_memory_bytes,
+            &self.total_ports_in_use,
+        ));
         write_table(out, &["group", "memory", "ports in use"], "lrr", &rows)?;
 
         let l = &self.latency;
@@ -372,6 +397,13 @@ impl RunReport {
                 plain("usage", &g.name, item, "peak", opt_cell(u.peak))?;
                 plain("usage", &g.name, item, "mean", opt_cell(u.mean))?;
             }
+        }
+        for (item, u) in [
+            ("memory_bytes", &self.total_memory_bytes),
+            ("ports_in_use", &self.total_ports_in_use),
+        ] {
+            plain("usage", "all", item, "peak", opt_cell(u.peak))?;
+            plain("usage", "all", item, "mean", opt_cell(u.mean))?;
         }
         let l = &self.latency;
         plain("latency", "", "connect_s", "n", l.n.to_string())?;
