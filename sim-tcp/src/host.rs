@@ -1,43 +1,432 @@
-//! Host skeleton.
-#![allow(unused_variables, dead_code)]
+//! One host's TCP stack: the socket slab, 4-tuple demultiplexing, listeners (SYN
+//! queue, SYN cookies), ephemeral ports, the TIME_WAIT table, timers and the
+//! application interface. Sans-IO: every call takes `now`; segments to send and
+//! application events are drained with [`Host::poll_transmit`] / [`Host::poll_event`];
+//! [`Host::poll_timeout`] says when to call [`Host::on_timeout`] next.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
+
+use priority_queue::PriorityQueue;
 use sim_core::time::{SimDuration, SimTime};
 
-use crate::config::{CostModel, Errno, Linger, TcpConfig};
-use crate::segment::{Addr, ConnId, Segment, SockAddr};
-use crate::stats::{SocketRecord, Stats};
+use crate::config::{CostModel, Errno, IsnPolicy, Linger, TcpConfig};
+use crate::hash::{BuildKeyHasher, SplitMix, keyed};
+use crate::segment::{Addr, ConnId, Flags, Segment, SockAddr};
+use crate::seq::Seq;
+use crate::sock::{Cx, Fate, Io, Sock, record_transition, reset_for};
+use crate::state::{Cause, State};
+use crate::stats::{Path, SocketRecord, Stats};
+use crate::tw::{TwTable, TwVerdict, ts_offset};
 
-/// Handle to a socket of one host: slab index plus generation.
+/// Handle to a socket of one host: slab index plus generation, so a handle to a
+/// freed-and-reused slot is detected (calls on it fail with `EBADF`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 pub struct SocketId {
     index: u32,
     generation: u32,
 }
 
+impl SocketId {
+    /// The id in `Finished` events of connections that ended as a TIME_WAIT or
+    /// FIN_WAIT_2 mini-socket (their full socket, and its id, were gone by then).
+    pub const DETACHED: SocketId = SocketId {
+        index: u32::MAX,
+        generation: 0,
+    };
+}
+
+/// What the stack tells the application (the harness).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AppEvent {
+    /// A listener's child completed its handshake and was accepted (auto-accept).
     Accepted { listener_port: u16 },
+    /// Our connect() completed.
     Connected,
+    /// New in-order data is readable.
     Readable { bytes: u64 },
+    /// The peer's FIN: read() would return 0.
     EndOfStream,
+    /// ECONNRESET, ECONNREFUSED, ETIMEDOUT or EPIPE: the connection is gone.
     Error(Errno),
+    /// A close() with SO_LINGER N returned after blocking this long.
     CloseReturned { blocked: SimDuration },
+    /// The connection is over and its socket (mini-socket included) freed.
     Finished(SocketRecord),
 }
 
+/// A listening socket: only counts (children are ordinary sockets in the slab).
+#[derive(Clone, Copy, Debug, Default)]
+struct Listener {
+    /// Children in SYN_RCVD (Linux `inet_csk_reqsk_queue_len`).
+    synq: u32,
+    since: SimTime,
+}
+
+/// Demultiplexing value: a full-socket slab index, or a mini-socket index with
+/// this bit set.
+const MINI: u32 = 1 << 31;
+/// SYN-cookie time slot (Linux counts minutes: `tcp_cookie_time()`, 64 s).
+const COOKIE_SLOT_SECS: u64 = 64;
+/// Linux `INET_TABLE_PERTURB_SIZE` is 2^16; 256 entries keep 5,000 client hosts
+/// light while still spreading destinations.
+const PERTURB_SIZE: usize = 256;
+
+struct Slot {
+    generation: u32,
+    sock: Option<Sock>,
+}
+
+/// One host's TCP stack. See the crate docs for the call order.
 pub struct Host {
     addr: Addr,
+    cfg: TcpConfig,
+    cost: CostModel,
+    secret: u64,
+    rng: SplitMix,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    // Lookup-only (never iterated), so its order cannot reach any output.
+    #[allow(clippy::disallowed_types)]
+    demux: HashMap<u64, u32, BuildKeyHasher>,
+    listeners: BTreeMap<u16, Listener>,
+    tw: TwTable,
+    timers: PriorityQueue<u32, Reverse<(SimTime, u32)>, BuildKeyHasher>,
+    /// Sockets (full or mini) per local ephemeral port. Lookup-only.
+    #[allow(clippy::disallowed_types)]
+    ports: HashMap<u16, u32, BuildKeyHasher>,
+    perturb: Vec<u32>,
+    io: Io,
+}
+
+/// `(local port, remote address, remote port)` packed for the demultiplexing map.
+#[inline]
+fn key(local_port: u16, remote: SockAddr) -> u64 {
+    (u64::from(local_port) << 48) | (u64::from(remote.addr.0) << 16) | u64::from(remote.port)
 }
 
 impl Host {
+    /// A host at `addr`. `seed` keys its ISN/cookie/timestamp secrets and seeds its
+    /// random stream; derive it from the master seed and the host's stable name.
     pub fn new(addr: Addr, cfg: TcpConfig, cost: CostModel, seed: u64) -> Host {
-        todo!()
+        let secret = keyed(seed, &[0x5eed, u64::from(addr.0)]);
+        Host {
+            addr,
+            cfg,
+            cost,
+            secret,
+            rng: SplitMix::new(secret ^ 0x726e67),
+            slots: Vec::new(),
+            free: Vec::new(),
+            demux: HashMap::default(),
+            listeners: BTreeMap::new(),
+            tw: TwTable::default(),
+            timers: PriorityQueue::with_default_hasher(),
+            ports: HashMap::default(),
+            perturb: Vec::new(),
+            io: Io::default(),
+        }
     }
+
     pub fn addr(&self) -> Addr {
         self.addr
     }
-    pub fn listen(&mut self, now: SimTime, port: u16, stats: &mut Stats) -> Result<(), Errno> {
-        todo!()
+    pub fn config(&self) -> &TcpConfig {
+        &self.cfg
     }
+
+    // ------------------------------------------------------------ plumbing
+
+    fn sock(&self, id: SocketId) -> Option<&Sock> {
+        let slot = self.slots.get(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.sock.as_ref()
+    }
+
+    /// Runs `f` on the socket at slab index `idx` with a context, then applies the
+    /// returned fate (timers, mini-socket, freeing).
+    fn with_sock<R>(
+        &mut self,
+        now: SimTime,
+        idx: u32,
+        stats: &mut Stats,
+        f: impl FnOnce(&mut Sock, &mut Cx) -> (Fate, R),
+    ) -> R {
+        let Host {
+            cfg,
+            cost,
+            addr,
+            io,
+            slots,
+            ..
+        } = self;
+        let sock = slots[idx as usize].sock.as_mut().expect("live slot");
+        let mut cx = Cx {
+            now,
+            cfg,
+            cost,
+            addr: *addr,
+            io,
+            stats,
+        };
+        let (fate, r) = f(sock, &mut cx);
+        self.settle(now, idx, fate, stats);
+        r
+    }
+
+    fn cx<'a>(&'a mut self, now: SimTime, stats: &'a mut Stats) -> (Cx<'a>, &'a mut TwTable) {
+        let Host {
+            cfg,
+            cost,
+            addr,
+            io,
+            tw,
+            ..
+        } = self;
+        (
+            Cx {
+                now,
+                cfg,
+                cost,
+                addr: *addr,
+                io,
+                stats,
+            },
+            tw,
+        )
+    }
+
+    /// Applies a socket's fate after a call.
+    fn settle(&mut self, now: SimTime, idx: u32, fate: Fate, stats: &mut Stats) {
+        let sock = self.slots[idx as usize].sock.as_mut().expect("live slot");
+        if sock.in_synq && sock.state != State::SynRcvd {
+            sock.in_synq = false;
+            if let Some(l) = self.listeners.get_mut(&sock.local_port) {
+                l.synq -= 1;
+            }
+        }
+        match fate {
+            Fate::Live => match sock.deadline() {
+                Some(t) => {
+                    self.timers.push(idx, Reverse((t, idx)));
+                }
+                None => {
+                    self.timers.remove(&idx);
+                }
+            },
+            Fate::Dead => self.free_full(now, idx, stats),
+            Fate::TimeWait(cause) => self.to_mini(now, idx, None, Some(cause), stats),
+            Fate::FinWait2Mini(tmo) => self.to_mini(now, idx, Some(tmo), None, stats),
+        }
+    }
+
+    /// Frees a full socket that reached CLOSED, emitting its record.
+    fn free_full(&mut self, now: SimTime, idx: u32, stats: &mut Stats) {
+        let slot = &mut self.slots[idx as usize];
+        let sock = slot.sock.take().expect("live slot");
+        let id = sock.id;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(idx);
+        self.timers.remove(&idx);
+        self.demux.remove(&key(sock.local_port, sock.remote));
+        if sock.ephemeral {
+            self.release_port(sock.local_port, stats);
+        }
+        let rec = sock.record(self.addr, now);
+        self.io
+            .events
+            .push_back((id, sock.conn, AppEvent::Finished(rec)));
+    }
+
+    /// TIME_WAIT (entered for `cause`) or an orphan's FIN_WAIT_2 (for `fin_wait2`)
+    /// as a mini-socket, unless `tcp_max_tw_buckets` is reached (then CLOSED,
+    /// `TCPTimeWaitOverflow`).
+    fn to_mini(
+        &mut self,
+        now: SimTime,
+        idx: u32,
+        fin_wait2: Option<SimDuration>,
+        cause: Option<Cause>,
+        stats: &mut Stats,
+    ) {
+        if self.tw.live >= self.cfg.max_tw_buckets {
+            stats.counters.tw_overflow += 1;
+            self.with_sock(now, idx, stats, |s, cx| {
+                s.set_state(cx, State::Closed, Cause::TimeWaitOverflow);
+                (Fate::Dead, ())
+            });
+            return;
+        }
+        if let Some(cause) = cause {
+            let Host {
+                cfg,
+                cost,
+                addr,
+                io,
+                slots,
+                ..
+            } = self;
+            let sock = slots[idx as usize].sock.as_mut().expect("live slot");
+            let mut cx = Cx {
+                now,
+                cfg,
+                cost,
+                addr: *addr,
+                io,
+                stats: &mut *stats,
+            };
+            sock.set_state(&mut cx, State::TimeWait, cause);
+        }
+        let slot = &mut self.slots[idx as usize];
+        let sock = slot.sock.take().expect("live slot");
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(idx);
+        self.timers.remove(&idx);
+        stats.mem(self.cost.time_wait as i64 - self.cost.full_socket as i64);
+        let t = self
+            .tw
+            .insert(&sock, now, self.cfg.time_wait_len(), fin_wait2);
+        self.demux
+            .insert(key(sock.local_port, sock.remote), MINI | t);
+    }
+
+    /// Frees a mini-socket, emitting its record.
+    fn free_mini(&mut self, now: SimTime, t: u32, cause: Cause, stats: &mut Stats) {
+        let (mut cx, tw) = self.cx(now, stats);
+        let rec = tw.remove(t, &mut cx, cause);
+        let s = tw.get(t);
+        let (port, remote, eph, conn) = (s.local_port(), s.remote(), s.ephemeral(), rec.conn);
+        self.demux.remove(&key(port, remote));
+        if eph {
+            self.release_port(port, stats);
+        }
+        self.io
+            .events
+            .push_back((SocketId::DETACHED, conn, AppEvent::Finished(rec)));
+    }
+
+    fn acquire_port(&mut self, port: u16, stats: &mut Stats) {
+        let n = self.ports.entry(port).or_insert(0);
+        *n += 1;
+        if *n == 1 {
+            stats.ports.add(1);
+            stats.mem(self.cost.bind_bucket as i64);
+        }
+    }
+
+    fn release_port(&mut self, port: u16, stats: &mut Stats) {
+        let n = self.ports.get_mut(&port).expect("port held");
+        *n -= 1;
+        if *n == 0 {
+            self.ports.remove(&port);
+            stats.ports.add(-1);
+            stats.mem(-(self.cost.bind_bucket as i64));
+        }
+    }
+
+    fn alloc_slot(&mut self) -> SocketId {
+        match self.free.pop() {
+            Some(index) => SocketId {
+                index,
+                generation: self.slots[index as usize].generation,
+            },
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    sock: None,
+                });
+                SocketId {
+                    index: (self.slots.len() - 1) as u32,
+                    generation: 0,
+                }
+            }
+        }
+    }
+
+    /// ISN per `tcp.isn` (RFC 6528: keyed hash of the 4-tuple + a 4 µs clock).
+    fn isn(&mut self, now: SimTime, local_port: u16, remote: SockAddr) -> Seq {
+        match self.cfg.isn {
+            IsnPolicy::Zero => Seq(0),
+            IsnPolicy::Random => Seq(self.rng.next_u64() as u32),
+            IsnPolicy::Linux => {
+                let h = keyed(
+                    self.secret,
+                    &[
+                        u64::from(self.addr.0),
+                        u64::from(local_port),
+                        u64::from(remote.addr.0),
+                        u64::from(remote.port),
+                    ],
+                );
+                Seq((h as u32).wrapping_add((now.as_nanos() / 4000) as u32))
+            }
+        }
+    }
+
+    /// SYN-cookie ISN for `client_isn` in time slot `slot` (RFC 4987 §3.6).
+    fn cookie(&self, local_port: u16, remote: SockAddr, client_isn: Seq, slot: u64) -> Seq {
+        Seq(keyed(
+            self.secret ^ 0xc00c1e,
+            &[
+                u64::from(local_port),
+                u64::from(remote.addr.0),
+                u64::from(remote.port),
+                u64::from(client_isn.0),
+                slot,
+            ],
+        ) as u32)
+    }
+
+    fn new_sock(
+        &mut self,
+        now: SimTime,
+        local_port: u16,
+        remote: SockAddr,
+        conn: ConnId,
+        iss: Seq,
+    ) -> u32 {
+        let id = self.alloc_slot();
+        let off = ts_offset(self.secret, self.addr, remote.addr);
+        let sock = Sock::new(id, &self.cfg, now, local_port, remote, conn, iss, off);
+        self.slots[id.index as usize].sock = Some(sock);
+        self.demux.insert(key(local_port, remote), id.index);
+        id.index
+    }
+
+    // ------------------------------------------------------- application
+
+    /// listen() on `port` (backlog `min(tcp.backlog, net.core.somaxconn)`).
+    pub fn listen(&mut self, now: SimTime, port: u16, stats: &mut Stats) -> Result<(), Errno> {
+        if self.listeners.contains_key(&port) {
+            return Err(Errno::EADDRINUSE);
+        }
+        let mut l = Listener {
+            synq: 0,
+            since: now,
+        };
+        let mut path = Path::EMPTY;
+        let local = SockAddr::new(self.addr, port);
+        record_transition(
+            stats,
+            now,
+            &mut l.since,
+            &mut path,
+            local,
+            SockAddr::default(),
+            ConnId::NONE,
+            State::Closed,
+            State::Listen,
+            Cause::AppListen,
+            self.cost.full_socket as i64,
+        );
+        self.listeners.insert(port, l);
+        Ok(())
+    }
+
+    /// connect() to `remote`: picks an ephemeral port the Linux way
+    /// (`__inet_hash_connect()`), sends the SYN. `conn` must be unique per attempt.
     pub fn connect(
         &mut self,
         now: SimTime,
@@ -45,8 +434,107 @@ impl Host {
         conn: ConnId,
         stats: &mut Stats,
     ) -> Result<SocketId, Errno> {
-        todo!()
+        let Some((port, reuse)) = self.pick_port(now, remote) else {
+            stats.counters.port_exhausted += 1;
+            return Err(Errno::EADDRNOTAVAIL);
+        };
+        let iss = match reuse {
+            Some(t) => {
+                // tcp_twsk_unique(): write_seq = tw_snd_nxt + 65535 + 2.
+                let isn = self.tw.get(t).snd_nxt() + 65537;
+                stats.counters.tw_reused += 1;
+                self.free_mini(now, t, Cause::TimeWaitReused, stats);
+                isn
+            }
+            None => self.isn(now, port, remote),
+        };
+        self.acquire_port(port, stats);
+        let idx = self.new_sock(now, port, remote, conn, iss);
+        let id = self.with_sock(now, idx, stats, |s, cx| {
+            s.ephemeral = true;
+            s.open_active(cx);
+            (Fate::Live, s.id)
+        });
+        Ok(id)
     }
+
+    /// Linux `__inet_hash_connect()`: start at a hashed offset (RFC 6056 alg. 4 with a
+    /// perturbation table), scan ports of the low end's parity first, then the
+    /// other; a port is usable unless a socket (TIME_WAIT included, unless
+    /// `tcp_tw_reuse` allows taking it) holds this 4-tuple. Returns the port and the
+    /// TIME_WAIT to take over, if any.
+    fn pick_port(&mut self, now: SimTime, remote: SockAddr) -> Option<(u16, Option<u32>)> {
+        let [lo, hi] = self.cfg.local_port_range;
+        let low = u32::from(lo);
+        let high = u32::from(hi) + 1;
+        let mut remaining = high - low;
+        if remaining > 1 {
+            remaining &= !1;
+        }
+        let port_offset = keyed(
+            self.secret ^ 0x9017,
+            &[
+                u64::from(self.addr.0),
+                u64::from(remote.addr.0),
+                u64::from(remote.port),
+            ],
+        );
+        if self.perturb.is_empty() {
+            self.perturb = vec![0; PERTURB_SIZE];
+        }
+        let index = (port_offset as usize) & (PERTURB_SIZE - 1);
+        let mut offset =
+            ((u64::from(self.perturb[index]) + (port_offset >> 32)) % u64::from(remaining)) as u32;
+        offset &= !1;
+        let reuse_ok = match self.cfg.tw_reuse {
+            1 => true,
+            2 => remote.addr.is_loopback() || remote.addr == self.addr,
+            _ => false,
+        };
+        loop {
+            let mut port = low + offset;
+            let mut i = 0;
+            while i < remaining {
+                if port >= high {
+                    port -= remaining;
+                }
+                let p = port as u16;
+                let found = if self.listeners.contains_key(&p) {
+                    None
+                } else {
+                    match self.demux.get(&key(p, remote)) {
+                        None => Some(None),
+                        Some(&v) if v & MINI != 0 => {
+                            let t = v & !MINI;
+                            (reuse_ok && self.tw.get(t).reusable(now)).then_some(Some(t))
+                        }
+                        Some(_) => None,
+                    }
+                };
+                if let Some(reuse) = found {
+                    // Linux: a little randomness in the next starting point.
+                    let jitter = self.rng.below(8) * 2;
+                    self.perturb[index] = self.perturb[index].wrapping_add(i.max(jitter) + 2);
+                    return Some((p, reuse));
+                }
+                i += 2;
+                port += 2;
+            }
+            offset += 1;
+            if offset & 1 == 0 || remaining <= 1 {
+                return None;
+            }
+        }
+    }
+
+    fn live_index(&self, id: SocketId) -> Result<u32, Errno> {
+        match self.sock(id) {
+            Some(s) if !s.app_closed => Ok(id.index),
+            _ => Err(Errno::EBADF),
+        }
+    }
+
+    /// send(): queue `bytes` (byte count only) and transmit what the windows allow.
     pub fn send(
         &mut self,
         now: SimTime,
@@ -54,35 +542,258 @@ impl Host {
         bytes: u64,
         stats: &mut Stats,
     ) -> Result<(), Errno> {
-        todo!()
+        let idx = self.live_index(sock)?;
+        self.with_sock(now, idx, stats, |s, cx| (Fate::Live, s.send(cx, bytes)))
     }
-    pub fn read(&mut self, now: SimTime, sock: SocketId, stats: &mut Stats) -> u64 {
-        todo!()
+
+    /// read(): consume every readable byte; returns how many (0 on a dead handle).
+    pub fn read(&mut self, _now: SimTime, sock: SocketId, _stats: &mut Stats) -> u64 {
+        match self.live_index(sock) {
+            Ok(idx) => self.slots[idx as usize].sock.as_mut().map_or(0, Sock::read),
+            Err(_) => 0,
+        }
     }
+
+    /// shutdown(SHUT_WR): send FIN; the socket stays the application's (and waits
+    /// in FIN_WAIT_2 for as long as the peer keeps its side open).
     pub fn shutdown_write(
         &mut self,
         now: SimTime,
         sock: SocketId,
         stats: &mut Stats,
     ) -> Result<(), Errno> {
-        todo!()
+        let idx = self.live_index(sock)?;
+        self.with_sock(now, idx, stats, |s, cx| (Fate::Live, s.shutdown_write(cx)))
     }
+
+    /// close() with the given SO_LINGER. A no-op on a dead handle.
     pub fn close(&mut self, now: SimTime, sock: SocketId, linger: Linger, stats: &mut Stats) {
-        todo!()
+        let Ok(idx) = self.live_index(sock) else {
+            return;
+        };
+        let (abort, timeout) = match linger {
+            Linger::Off => (false, None),
+            Linger::Abort => (true, None),
+            Linger::Timeout(n) => (false, Some(n)),
+        };
+        self.with_sock(now, idx, stats, |s, cx| (s.close(cx, abort, timeout), ()));
     }
+
+    // ------------------------------------------------------------ network
+
+    /// A segment arrives from the network.
     pub fn on_segment(&mut self, now: SimTime, seg: &Segment, stats: &mut Stats) {
-        todo!()
+        stats.counters.segments_in += 1;
+        if seg.dst.addr != self.addr {
+            return;
+        }
+        match self.demux.get(&key(seg.dst.port, seg.src)).copied() {
+            Some(v) if v & MINI != 0 => self.mini_segment(now, v & !MINI, seg, stats),
+            Some(idx) => self.with_sock(now, idx, stats, |s, cx| (s.on_segment(cx, seg), ())),
+            None if self.listeners.contains_key(&seg.dst.port) => {
+                self.listen_segment(now, seg, None, stats)
+            }
+            None => {
+                stats.counters.no_socket += 1;
+                if let Some(r) = reset_for(seg, ConnId::NONE) {
+                    let (mut cx, _) = self.cx(now, stats);
+                    cx.emit(r);
+                }
+            }
+        }
     }
-    pub fn on_timeout(&mut self, now: SimTime, stats: &mut Stats) {
-        todo!()
+
+    fn mini_segment(&mut self, now: SimTime, t: u32, seg: &Segment, stats: &mut Stats) {
+        let has_listener = self.listeners.contains_key(&seg.dst.port);
+        let secret = self.secret;
+        let (mut cx, tw) = self.cx(now, stats);
+        match tw.on_segment(t, &mut cx, seg, secret, has_listener) {
+            TwVerdict::Keep => {}
+            TwVerdict::Kill(cause) => self.free_mini(now, t, cause, stats),
+            TwVerdict::Reopen(isn) => {
+                stats.counters.tw_reopened += 1;
+                self.free_mini(now, t, Cause::TimeWaitSyn, stats);
+                self.listen_segment(now, seg, Some(isn), stats);
+            }
+        }
     }
+
+    /// RFC 9293 §3.10.7.2 LISTEN, with Linux's SYN queue, SYN cookies and
+    /// `tcp_conn_request()` checks. `isn` is forced for a SYN that reopened a
+    /// TIME_WAIT 4-tuple.
+    fn listen_segment(&mut self, now: SimTime, seg: &Segment, isn: Option<Seq>, stats: &mut Stats) {
+        let f = seg.flags;
+        let port = seg.dst.port;
+        if f.rst() {
+            return;
+        }
+        if f.ack() {
+            if !f.syn() && self.cfg.syncookies != 0 && self.cookie_ok(now, seg) {
+                stats.counters.syn_cookies_accepted += 1;
+                let synth = Segment {
+                    seq: seg.seq + u32::MAX, // client ISN = SEG.SEQ - 1
+                    flags: Flags::SYN,
+                    len: 0,
+                    mss: Some(self.cfg.mss),
+                    ..*seg
+                };
+                let iss = seg.ack + u32::MAX;
+                let idx = self.new_sock(now, port, seg.src, seg.conn, iss);
+                self.with_sock(now, idx, stats, |s, cx| {
+                    s.open_passive(cx, &synth, Cause::SynCookie);
+                    (s.on_segment(cx, seg), ())
+                });
+                return;
+            }
+            if !f.syn() && self.cfg.syncookies != 0 {
+                stats.counters.syn_cookies_failed += 1;
+            }
+            let (mut cx, _) = self.cx(now, stats);
+            if let Some(r) = reset_for(seg, ConnId::NONE) {
+                cx.emit(r);
+            }
+            return;
+        }
+        if !f.syn() {
+            return;
+        }
+        let limit = self.cfg.listen_limit();
+        let synq = self.listeners[&port].synq;
+        let want_cookie = isn.is_none()
+            && (self.cfg.syncookies == 2 || (synq > limit && self.cfg.syncookies == 1));
+        if !want_cookie && synq > limit && isn.is_none() {
+            stats.counters.syn_drops += 1;
+            return;
+        }
+        if want_cookie {
+            stats.counters.syn_cookies_sent += 1;
+            let slot = now.as_nanos() / 1_000_000_000 / COOKIE_SLOT_SECS;
+            let cookie = self.cookie(port, seg.src, seg.seq, slot);
+            let off = ts_offset(self.secret, self.addr, seg.src.addr);
+            let ts = match (seg.ts, self.cfg.timestamps) {
+                (Some((tsval, _)), true) => Some((
+                    ((now.as_nanos() / 1_000_000) as u32).wrapping_add(off),
+                    tsval,
+                )),
+                _ => None,
+            };
+            let synack = Segment {
+                src: seg.dst,
+                dst: seg.src,
+                seq: cookie,
+                ack: seg.seq + 1,
+                flags: Flags::SYN | Flags::ACK,
+                window: self.cfg.rcv_window.min(65535) as u16,
+                len: 0,
+                mss: Some(self.cfg.mss),
+                ts,
+                conn: seg.conn,
+            };
+            let (mut cx, _) = self.cx(now, stats);
+            cx.emit(synack);
+            return;
+        }
+        let iss = isn.unwrap_or_else(|| self.isn(now, port, seg.src));
+        let idx = self.new_sock(now, port, seg.src, seg.conn, iss);
+        if let Some(l) = self.listeners.get_mut(&port) {
+            l.synq += 1;
+        }
+        let cause = if isn.is_some() {
+            Cause::TimeWaitSyn
+        } else {
+            Cause::RecvSyn
+        };
+        self.with_sock(now, idx, stats, |s, cx| {
+            s.in_synq = true;
+            s.open_passive(cx, seg, cause);
+            (Fate::Live, ())
+        });
+    }
+
+    /// Linux `cookie_v4_check()`: the ACK acknowledges a cookie of this or one of
+    /// the two previous slots.
+    fn cookie_ok(&self, now: SimTime, seg: &Segment) -> bool {
+        let cur = now.as_nanos() / 1_000_000_000 / COOKIE_SLOT_SECS;
+        let client_isn = seg.seq + u32::MAX;
+        let isn = seg.ack + u32::MAX;
+        (0..3).any(|age| {
+            cur >= age && self.cookie(seg.dst.port, seg.src, client_isn, cur - age) == isn
+        })
+    }
+
+    // ------------------------------------------------------------- timers
+
+    /// The earliest pending deadline of any socket on this host.
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        todo!()
+        let full = self.timers.peek().map(|(_, Reverse((t, _)))| *t);
+        full.into_iter().chain(self.tw.next_deadline()).min()
     }
+
+    /// Runs every timer due at or before `now`.
+    pub fn on_timeout(&mut self, now: SimTime, stats: &mut Stats) {
+        loop {
+            let full_due = self
+                .timers
+                .peek()
+                .is_some_and(|(_, Reverse((t, _)))| *t <= now);
+            if full_due {
+                let (idx, _) = self.timers.pop().expect("peeked");
+                self.with_sock(now, idx, stats, |s, cx| (s.on_timer(cx), ()));
+                continue;
+            }
+            match self.tw.pop_due(now) {
+                Some(t) => {
+                    let cause = if self.tw.get(t).state() == State::FinWait2 {
+                        stats.counters.fin_wait2_timeouts += 1;
+                        Cause::FinWait2Timeout
+                    } else {
+                        Cause::TimeWaitExpired
+                    };
+                    self.free_mini(now, t, cause, stats);
+                }
+                None => break,
+            }
+        }
+        self.tw.prune();
+    }
+
+    // ------------------------------------------------------------ outputs
+
+    /// The next segment to put on the wire.
     pub fn poll_transmit(&mut self) -> Option<Segment> {
-        todo!()
+        self.io.out.pop_front()
     }
+
+    /// The next application event: `(socket, connection id, event)`.
     pub fn poll_event(&mut self) -> Option<(SocketId, ConnId, AppEvent)> {
-        todo!()
+        self.io.events.pop_front()
     }
+
+    // -------------------------------------------------------- inspection
+
+    /// State of a socket handle (None once it is gone or became a mini-socket).
+    pub fn state(&self, id: SocketId) -> Option<State> {
+        self.sock(id).map(|s| s.state)
+    }
+
+    /// State of the connection `local_port ↔ remote`, mini-sockets included.
+    pub fn state_of(&self, local_port: u16, remote: SockAddr) -> Option<State> {
+        match self.demux.get(&key(local_port, remote)).copied()? {
+            v if v & MINI != 0 => Some(self.tw.get(v & !MINI).state()),
+            idx => self.slots[idx as usize].sock.as_ref().map(|s| s.state),
+        }
+    }
+
+    /// Number of mini-sockets (TIME_WAIT and FIN_WAIT_2) alive.
+    pub fn mini_sockets(&self) -> u32 {
+        self.tw.live
+    }
+
+    /// Number of full sockets alive (listeners excluded).
+    pub fn full_sockets(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    /// Simulator bytes of one mini-socket object (without table overheads).
+    pub const MINI_SOCKET_BYTES: usize = TwTable::OBJECT_BYTES;
 }

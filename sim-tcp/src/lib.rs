@@ -12,3 +12,8 @@ pub use segment::{Addr, ConnId, Flags, Segment, SockAddr};
 pub use seq::Seq;
 pub use state::{ALLOWED_TRANSITIONS, Cause, State, transition_allowed};
 pub use stats::{Counters, Gauge, Path, SocketRecord, StateStats, Stats, Transition};
+mod hash;
+mod rtt;
+mod sock;
+mod tw;
+pub use sim_core::time::{SimDuration, SimTime};

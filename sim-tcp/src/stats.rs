@@ -80,7 +80,6 @@ pub struct SocketRecord {
     /// States from the first after CLOSED to the final CLOSED. A passive child
     /// starts at SYN_RCVD: the listener is a separate socket that stays in LISTEN.
     pub path: Path,
-    pub opened_at: SimTime,
     pub established_at: Option<SimTime>,
     pub closed_at: SimTime,
     /// Segments (SYN, data, FIN) sent again by the retransmission timer.

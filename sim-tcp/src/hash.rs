@@ -1,0 +1,63 @@
+//! Small deterministic hashing: the keyed mixer behind ISNs (RFC 6528), SYN cookies,
+//! timestamp offsets and port offsets (RFC 6056 alg. 4), a tiny seeded PRNG, and the
+//! hasher of the lookup-only demultiplexing map.
+
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// The splitmix64 finalizer: a fast bijective 64-bit mixer.
+#[inline]
+pub(crate) fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A keyed hash of a few words (the secret plays the role of Linux's
+/// `net_secret`/`ts_secret`; siphash's strength is not needed in a simulator).
+#[inline]
+pub(crate) fn keyed(secret: u64, words: &[u64]) -> u64 {
+    words.iter().fold(mix64(secret), |h, &w| {
+        mix64(h ^ w.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    })
+}
+
+/// SplitMix64: the host's seeded stream for random ISNs and port-choice jitter.
+#[derive(Clone, Debug)]
+pub(crate) struct SplitMix(u64);
+
+impl SplitMix {
+    pub fn new(seed: u64) -> SplitMix {
+        SplitMix(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        mix64(self.0)
+    }
+    /// Uniform in `0..n` (n ≤ 2^32; multiply-shift, bias negligible).
+    pub fn below(&mut self, n: u32) -> u32 {
+        ((self.next_u64() >> 32) * u64::from(n) >> 32) as u32
+    }
+}
+
+/// Hasher for `u64` keys of the demultiplexing table: one mixer round.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = mix64(self.0 ^ u64::from(b));
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, k: u64) {
+        self.0 = mix64(self.0 ^ k);
+    }
+}
+
+pub(crate) type BuildKeyHasher = BuildHasherDefault<KeyHasher>;

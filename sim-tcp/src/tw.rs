@@ -1,0 +1,484 @@
+//! TIME_WAIT and orphan FIN_WAIT_2 mini-sockets, as Linux's `tcp_timewait_sock`: a
+//! closing connection keeps only what TIME_WAIT needs (4-tuple, RCV.NXT, SND.NXT,
+//! timestamps, rate-limit stamp) plus the few counters its [`SocketRecord`] still
+//! needs. 88 bytes each; with its demultiplexing entry and expiry entry a TIME_WAIT
+//! socket costs the simulator about 130 bytes.
+//!
+//! Expiries: every TIME_WAIT lasts the same `time_wait`, so a FIFO holds them in
+//! expiry order in O(1); a restart pushes a new entry and the old one is skipped
+//! lazily (each socket carries a `tag` that every reschedule bumps). FIN_WAIT_2
+//! mini-sockets have per-socket lengths (`max(fin_timeout, 3.5·RTO)`), so they use a
+//! binary heap, again with lazy deletion.
+//!
+//! Segment processing follows Linux `tcp_timewait_state_process()`.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use sim_core::time::{SimDuration, SimTime};
+
+use crate::hash::keyed;
+use crate::segment::{Addr, ConnId, Flags, Segment, SockAddr};
+use crate::seq::Seq;
+use crate::sock::{Cx, OOW_RATELIMIT, Sock, record_transition, reset_for};
+use crate::state::{Cause, State};
+use crate::stats::{Path, SocketRecord};
+
+const SUB_FIN_WAIT2: u8 = 1;
+const EPHEMERAL: u8 = 2;
+const ACTIVE_OPEN: u8 = 4;
+const SENT_FIN_FIRST: u8 = 8;
+const TS_OK: u8 = 16;
+const LIVE: u8 = 32;
+
+/// One mini-socket (88 bytes).
+pub(crate) struct TwSock {
+    path: Path,
+    /// When the current state (FIN_WAIT_2 or TIME_WAIT) was entered.
+    since: SimTime,
+    /// SimTime::MAX if never established.
+    established_at: SimTime,
+    conn: ConnId,
+    bytes_sent: u64,
+    bytes_delivered: u64,
+    remote_addr: Addr,
+    remote_port: u16,
+    local_port: u16,
+    snd_nxt: Seq,
+    rcv_nxt: Seq,
+    ts_recent: u32,
+    retransmits: u32,
+    /// Last out-of-window ACK, ms + 1 (0 = never).
+    last_oow_ms: u32,
+    /// When `ts_recent` was last updated, ms (Linux `tw_ts_recent_stamp`).
+    ts_stamp_ms: u32,
+    /// Bumped on every (re)schedule: expiry entries with another tag are stale.
+    tag: u32,
+    stale_accepted: u16,
+    rsts_sent: u8,
+    bits: u8,
+}
+
+impl TwSock {
+    pub fn state(&self) -> State {
+        if self.bits & SUB_FIN_WAIT2 != 0 {
+            State::FinWait2
+        } else {
+            State::TimeWait
+        }
+    }
+    pub fn ephemeral(&self) -> bool {
+        self.bits & EPHEMERAL != 0
+    }
+    pub fn local_port(&self) -> u16 {
+        self.local_port
+    }
+    pub fn remote(&self) -> SockAddr {
+        SockAddr::new(self.remote_addr, self.remote_port)
+    }
+    pub fn snd_nxt(&self) -> Seq {
+        self.snd_nxt
+    }
+    fn ms(now: SimTime) -> u32 {
+        (now.as_nanos() / 1_000_000) as u32
+    }
+
+    /// Linux `tcp_twsk_unique()` conditions for `tcp_tw_reuse`: timestamps were on,
+    /// the last segment is at least a second old (`ts_recent_stamp` in whole seconds),
+    /// and it is a real TIME_WAIT, not a FIN_WAIT_2 mini-socket.
+    pub fn reusable(&self, now: SimTime) -> bool {
+        self.bits & SUB_FIN_WAIT2 == 0
+            && self.bits & TS_OK != 0
+            && Self::ms(now) / 1000 > self.ts_stamp_ms / 1000
+    }
+
+    fn record(&self, addr: Addr, closed_at: SimTime) -> SocketRecord {
+        SocketRecord {
+            conn: self.conn,
+            local: SockAddr::new(addr, self.local_port),
+            remote: self.remote(),
+            active_open: self.bits & ACTIVE_OPEN != 0,
+            path: self.path,
+            established_at: (self.established_at != SimTime::MAX).then_some(self.established_at),
+            closed_at,
+            retransmits: self.retransmits,
+            bytes_sent: self.bytes_sent,
+            bytes_delivered: self.bytes_delivered,
+            bytes_discarded: 0,
+            stale_accepted: u32::from(self.stale_accepted),
+            rsts_sent: u32::from(self.rsts_sent),
+            error: None,
+            aborted: false,
+            sent_fin_first: self.bits & SENT_FIN_FIRST != 0,
+        }
+    }
+
+    fn set_state(&mut self, cx: &mut Cx, to: State, cause: Cause) {
+        let from = self.state();
+        let delta = if to == State::Closed {
+            -(cx.cost.time_wait as i64)
+        } else {
+            0
+        };
+        let local = SockAddr::new(cx.addr, self.local_port);
+        let remote = self.remote();
+        record_transition(
+            cx.stats,
+            cx.now,
+            &mut self.since,
+            &mut self.path,
+            local,
+            remote,
+            self.conn,
+            from,
+            to,
+            cause,
+            delta,
+        );
+        if to == State::TimeWait {
+            self.bits &= !SUB_FIN_WAIT2;
+        }
+    }
+
+    /// `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>` from the mini-socket
+    /// (Linux `tcp_v4_timewait_ack()`).
+    fn ack(&self, cx: &mut Cx, secret: u64) {
+        let ts = (self.bits & TS_OK != 0).then(|| {
+            let off = ts_offset(secret, cx.addr, self.remote_addr);
+            (cx.tsval(off), self.ts_recent)
+        });
+        cx.emit(Segment {
+            src: SockAddr::new(cx.addr, self.local_port),
+            dst: self.remote(),
+            seq: self.snd_nxt,
+            ack: self.rcv_nxt,
+            flags: Flags::ACK,
+            window: cx.cfg.rcv_window.min(65535) as u16,
+            len: 0,
+            mss: None,
+            ts,
+            conn: self.conn,
+        });
+    }
+
+    /// Linux `tcp_timewait_check_oow_rate_limit()`: segments with data (and no SYN)
+    /// are always answered, others at most once per 500 ms.
+    fn oow_ack(&mut self, cx: &mut Cx, seg: &Segment, secret: u64) {
+        let now_ms = Self::ms(cx.now);
+        let always = seg.len > 0 && !seg.flags.syn();
+        let limit_ms = (OOW_RATELIMIT.as_nanos() / 1_000_000) as u32;
+        if !always && self.last_oow_ms != 0 && now_ms.wrapping_sub(self.last_oow_ms - 1) < limit_ms
+        {
+            cx.stats.counters.acks_rate_limited += 1;
+            return;
+        }
+        self.last_oow_ms = now_ms.wrapping_add(1).max(1);
+        self.ack(cx, secret);
+    }
+}
+
+/// Timestamp offset per (local, remote) address pair (Linux `tcp_ts_off()`), so
+/// successive incarnations toward one peer have increasing TSvals (what PAWS and
+/// RFC 6191 rely on).
+pub(crate) fn ts_offset(secret: u64, local: Addr, remote: Addr) -> u32 {
+    keyed(secret ^ 0x7473, &[u64::from(local.0), u64::from(remote.0)]) as u32
+}
+
+/// What the host must do after a mini-socket saw a segment.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum TwVerdict {
+    Keep,
+    /// Free it (and emit `Finished`): RST assassination or a reset sent.
+    Kill(Cause),
+    /// A SYN that may reopen the 4-tuple: kill, then hand the SYN to the listener
+    /// with this ISN (old SND.NXT + 65537).
+    Reopen(Seq),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+struct Expiry {
+    at: SimTime,
+    idx: u32,
+    tag: u32,
+}
+
+/// All mini-sockets of a host.
+#[derive(Default)]
+pub(crate) struct TwTable {
+    socks: Vec<TwSock>,
+    free: Vec<u32>,
+    /// TIME_WAIT expiries, in order (all have the same length).
+    fifo: VecDeque<Expiry>,
+    /// FIN_WAIT_2 mini-socket expiries.
+    heap: BinaryHeap<Reverse<Expiry>>,
+    /// Live mini-sockets (compared with `tcp_max_tw_buckets`).
+    pub live: u32,
+    next_tag: u32,
+}
+
+impl TwTable {
+    pub fn get(&self, idx: u32) -> &TwSock {
+        &self.socks[idx as usize]
+    }
+
+    /// Bytes per mini-socket object.
+    pub const OBJECT_BYTES: usize = std::mem::size_of::<TwSock>();
+
+    /// Turns a full socket into a mini-socket in FIN_WAIT_2 (`fin_wait2 = Some(tmo)`)
+    /// or TIME_WAIT (the caller has already moved `sock` to TIME_WAIT).
+    pub fn insert(
+        &mut self,
+        sock: &Sock,
+        now: SimTime,
+        time_wait: SimDuration,
+        fin_wait2: Option<SimDuration>,
+    ) -> u32 {
+        let mut bits = LIVE;
+        if fin_wait2.is_some() {
+            bits |= SUB_FIN_WAIT2;
+        }
+        if sock.ephemeral {
+            bits |= EPHEMERAL;
+        }
+        if !sock.passive {
+            bits |= ACTIVE_OPEN;
+        }
+        if sock.tally.sent_fin_first {
+            bits |= SENT_FIN_FIRST;
+        }
+        if sock.ts_ok {
+            bits |= TS_OK;
+        }
+        let t = &sock.tally;
+        let tw = TwSock {
+            path: sock.path,
+            since: sock.since,
+            established_at: t.established_at.unwrap_or(SimTime::MAX),
+            conn: sock.conn,
+            bytes_sent: t.bytes_sent,
+            bytes_delivered: t.bytes_delivered,
+            remote_addr: sock.remote.addr,
+            remote_port: sock.remote.port,
+            local_port: sock.local_port,
+            snd_nxt: sock.snd_max,
+            rcv_nxt: sock.rcv_nxt,
+            ts_recent: sock.ts_recent,
+            retransmits: t.retransmits,
+            last_oow_ms: 0,
+            ts_stamp_ms: TwSock::ms(sock.ts_recent_at),
+            tag: 0,
+            stale_accepted: t.stale_accepted.min(u32::from(u16::MAX)) as u16,
+            rsts_sent: t.rsts_sent.min(255) as u8,
+            bits,
+        };
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.socks[i as usize] = tw;
+                i
+            }
+            None => {
+                self.socks.push(tw);
+                (self.socks.len() - 1) as u32
+            }
+        };
+        self.live += 1;
+        match fin_wait2 {
+            Some(tmo) => self.schedule(idx, now + tmo, true),
+            None => self.schedule(idx, now + time_wait, false),
+        }
+        idx
+    }
+
+    fn schedule(&mut self, idx: u32, at: SimTime, fin_wait2: bool) {
+        self.next_tag = self.next_tag.wrapping_add(1);
+        let tag = self.next_tag;
+        self.socks[idx as usize].tag = tag;
+        let e = Expiry { at, idx, tag };
+        if fin_wait2 {
+            self.heap.push(Reverse(e));
+        } else {
+            self.fifo.push_back(e);
+        }
+    }
+
+    fn is_current(&self, e: &Expiry) -> bool {
+        let s = &self.socks[e.idx as usize];
+        s.bits & LIVE != 0 && s.tag == e.tag
+    }
+
+    /// Drops stale entries at the fronts, so `next_deadline` is exact.
+    pub fn prune(&mut self) {
+        while let Some(e) = self.fifo.front() {
+            if self.is_current(e) {
+                break;
+            }
+            self.fifo.pop_front();
+        }
+        while let Some(Reverse(e)) = self.heap.peek() {
+            if self.is_current(e) {
+                break;
+            }
+            self.heap.pop();
+        }
+    }
+
+    /// Earliest expiry (possibly a stale entry if not pruned: a harmless early wake-up).
+    pub fn next_deadline(&self) -> Option<SimTime> {
+        let a = self.fifo.front().map(|e| e.at);
+        let b = self.heap.peek().map(|Reverse(e)| e.at);
+        a.into_iter().chain(b).min()
+    }
+
+    /// Pops one live mini-socket whose timer is due at `now`.
+    pub fn pop_due(&mut self, now: SimTime) -> Option<u32> {
+        self.prune();
+        let a = self.fifo.front().filter(|e| e.at <= now).copied();
+        let b = self
+            .heap
+            .peek()
+            .map(|Reverse(e)| *e)
+            .filter(|e| e.at <= now);
+        match (a, b) {
+            (Some(x), Some(y)) if y < x => {
+                self.heap.pop();
+                Some(y.idx)
+            }
+            (Some(x), _) => {
+                self.fifo.pop_front();
+                Some(x.idx)
+            }
+            (None, Some(y)) => {
+                self.heap.pop();
+                Some(y.idx)
+            }
+            (None, None) => None,
+        }
+    }
+
+    /// The mini-socket reaches CLOSED: record it, free the slot, return its record.
+    pub fn remove(&mut self, idx: u32, cx: &mut Cx, cause: Cause) -> SocketRecord {
+        let s = &mut self.socks[idx as usize];
+        s.set_state(cx, State::Closed, cause);
+        s.bits &= !LIVE;
+        self.live -= 1;
+        self.free.push(idx);
+        s.record(cx.addr, cx.now)
+    }
+
+    /// SEGMENT ARRIVES at a mini-socket (Linux `tcp_timewait_state_process()`).
+    pub fn on_segment(
+        &mut self,
+        idx: u32,
+        cx: &mut Cx,
+        seg: &Segment,
+        secret: u64,
+        has_listener: bool,
+    ) -> TwVerdict {
+        let tw_len = cx.cfg.time_wait_len();
+        let rfc1337 = cx.cfg.rfc1337;
+        let s = &mut self.socks[idx as usize];
+        let f = seg.flags;
+        let paws_reject = s.bits & TS_OK != 0
+            && !f.rst()
+            && seg
+                .ts
+                .is_some_and(|(tsval, _)| (tsval.wrapping_sub(s.ts_recent) as i32) < 0);
+        if paws_reject {
+            cx.stats.counters.paws_rejected += 1;
+        }
+        let end = seg.end_seq();
+        if s.bits & SUB_FIN_WAIT2 != 0 {
+            let wnd = cx.cfg.rcv_window;
+            // tcp_in_window(seq, end_seq, rcv_nxt, rcv_nxt + wnd)
+            let in_window = seg.seq == s.rcv_nxt
+                || (end.gt(s.rcv_nxt) && seg.seq.lt(s.rcv_nxt + wnd))
+                || (seg.seq == s.rcv_nxt + wnd && seg.seq == end);
+            if paws_reject || !in_window {
+                s.oow_ack(cx, seg, secret);
+                return TwVerdict::Keep;
+            }
+            if f.rst() {
+                return TwVerdict::Kill(Cause::RecvRst);
+            }
+            if f.syn() && seg.seq.ge(s.rcv_nxt) {
+                return self.reset(idx, cx, seg);
+            }
+            if !f.ack() || end.le(s.rcv_nxt) || seg.seg_len() == 0 {
+                return TwVerdict::Keep;
+            }
+            // New data after our close, or a FIN beyond a gap: reset.
+            if !f.fin() || end != s.rcv_nxt + 1 {
+                return self.reset(idx, cx, seg);
+            }
+            // FIN: enter the real TIME_WAIT.
+            if seg.conn != s.conn && seg.conn != ConnId::NONE {
+                s.stale_accepted = s.stale_accepted.saturating_add(1);
+                cx.stats.counters.stale_accepted += 1;
+            }
+            s.rcv_nxt = end;
+            if let Some((tsval, _)) = seg.ts {
+                s.ts_recent = tsval;
+                s.ts_stamp_ms = TwSock::ms(cx.now);
+            }
+            s.set_state(cx, State::TimeWait, Cause::RecvFin);
+            s.ack(cx, secret);
+            self.schedule(idx, cx.now + tw_len, false);
+            return TwVerdict::Keep;
+        }
+        // The real TIME_WAIT. An in-window segment can only be an RST or a bare ACK.
+        if !paws_reject && seg.seq == s.rcv_nxt && (seg.seg_len() == 0 || f.rst()) {
+            if f.rst() {
+                if !rfc1337 {
+                    cx.stats.counters.tw_killed += 1;
+                    return TwVerdict::Kill(Cause::RecvRst);
+                }
+            } else {
+                self.schedule(idx, cx.now + tw_len, false);
+            }
+            let s = &mut self.socks[idx as usize];
+            if let Some((tsval, _)) = seg.ts {
+                s.ts_recent = tsval;
+                s.ts_stamp_ms = TwSock::ms(cx.now);
+            }
+            return TwVerdict::Keep;
+        }
+        // RFC 9293 MAY-2 / RFC 6191: a SYN with a higher sequence number or a newer
+        // timestamp may reopen the connection.
+        if f.syn()
+            && !f.rst()
+            && !f.ack()
+            && !paws_reject
+            && has_listener
+            && (seg.seq.gt(s.rcv_nxt)
+                || (s.bits & TS_OK != 0
+                    && seg
+                        .ts
+                        .is_some_and(|(tsval, _)| (s.ts_recent.wrapping_sub(tsval) as i32) < 0)))
+        {
+            let mut isn = s.snd_nxt + 65537;
+            if isn == Seq(0) {
+                isn = Seq(1);
+            }
+            return TwVerdict::Reopen(isn);
+        }
+        if f.rst() {
+            return TwVerdict::Keep;
+        }
+        // Anything else (a retransmitted FIN, an old duplicate): re-ACK, and restart
+        // the timer if it carried an ACK (measured: back to a full 60 s).
+        if paws_reject || f.ack() {
+            self.schedule(idx, cx.now + tw_len, false);
+        }
+        self.socks[idx as usize].oow_ack(cx, seg, secret);
+        TwVerdict::Keep
+    }
+
+    fn reset(&mut self, idx: u32, cx: &mut Cx, seg: &Segment) -> TwVerdict {
+        let s = &mut self.socks[idx as usize];
+        if let Some(r) = reset_for(seg, s.conn) {
+            s.rsts_sent = s.rsts_sent.saturating_add(1);
+            cx.emit(r);
+        }
+        TwVerdict::Kill(Cause::RecvDataAfterClose)
+    }
+}

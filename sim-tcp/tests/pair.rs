@@ -1,0 +1,63 @@
+//! Two hosts joined by a fixed-delay loop: whole lifecycles end to end.
+#[macro_use]
+mod common;
+
+use common::*;
+use sim_tcp::*;
+
+/// The article's paths: the client closes first.
+#[test]
+fn client_closes_first_paths() {
+    let mut p = Pair::new(
+        TcpConfig::default(),
+        TcpConfig::default(),
+        SimDuration::from_millis(10),
+    );
+    p.call(1, |h, now, st| h.listen(now, 80, st)).unwrap();
+    let server = SockAddr::new(p.addr(1), 80);
+    let c = p
+        .call(0, |h, now, st| h.connect(now, server, ConnId(7), st))
+        .unwrap();
+    p.run_until(ms(100));
+    assert!(p.find_event(0, |e| *e == AppEvent::Connected).is_some());
+    let (_, s) = p
+        .find_event(1, |e| matches!(e, AppEvent::Accepted { listener_port: 80 }))
+        .unwrap();
+    p.call(0, |h, now, st| h.send(now, c, 1000, st)).unwrap();
+    p.run_until(ms(200));
+    assert_eq!(p.call(1, |h, now, st| h.read(now, s, st)), 1000);
+    p.call(1, |h, now, st| h.send(now, s, 5000, st)).unwrap();
+    p.run_until(ms(300));
+    assert_eq!(p.call(0, |h, now, st| h.read(now, c, st)), 5000);
+    p.call(0, |h, now, st| h.close(now, c, Linger::Off, st));
+    p.run_until(ms(400));
+    p.call(1, |h, now, st| h.close(now, s, Linger::Off, st));
+    p.run_until(ms(500));
+    assert_eq!(p.stats[0].count(State::TimeWait), 1);
+    p.run_until(ms(500) + SimDuration::from_secs(61));
+    let client = p.records(0);
+    let server_rec = p.records(1);
+    assert_eq!(client.len(), 1);
+    assert_eq!(server_rec.len(), 1);
+    assert_eq!(
+        client[0].path.to_string(),
+        "SYN_SENT>ESTABLISHED>FIN_WAIT_1>FIN_WAIT_2>TIME_WAIT>CLOSED"
+    );
+    assert_eq!(
+        server_rec[0].path.to_string(),
+        "SYN_RCVD>ESTABLISHED>CLOSE_WAIT>LAST_ACK>CLOSED"
+    );
+    assert_eq!(client[0].conn, ConnId(7));
+    assert_eq!(server_rec[0].conn, ConnId(7));
+    assert_eq!(client[0].bytes_sent, 1000);
+    assert_eq!(client[0].bytes_delivered, 5000);
+    assert_eq!(server_rec[0].bytes_sent, 5000);
+    assert!(client[0].sent_fin_first && !server_rec[0].sent_fin_first);
+    // TIME_WAIT lasted exactly 60 s from the FIN's arrival.
+    let tw = p.stats[0].state(State::TimeWait);
+    assert_eq!(tw.residence, 60_000_000_000);
+    assert_eq!(p.stats[0].memory.current, 0);
+    assert_eq!(p.stats[1].memory.current, 2368, "only the listener is left");
+    assert_eq!(p.stats[0].ports.current, 0);
+    assert_eq!(p.stats[0].ports.peak, 1);
+}
