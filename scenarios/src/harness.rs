@@ -197,6 +197,11 @@ struct Totals {
     bytes_delivered: u64,
     bytes_discarded: u64,
     connect_ns: Vec<u64>,
+    /// Peaks of the all-groups totals, checked after every event: memory bytes,
+    /// TIME_WAIT sockets, ports in use.
+    peak_memory: u64,
+    peak_time_wait: u64,
+    peak_ports: u64,
 }
 
 struct World<'a> {
@@ -454,6 +459,11 @@ impl<'a> World<'a> {
         while let Some(h) = self.dirty.pop() {
             self.flush(h)?;
         }
+        let sum = |f: fn(&Stats) -> u64| self.groups.iter().map(|g| f(&g.stats)).sum::<u64>();
+        let t = &mut self.totals;
+        t.peak_memory = t.peak_memory.max(sum(|s| s.memory.current));
+        t.peak_time_wait = t.peak_time_wait.max(sum(|s| s.count(State::TimeWait)));
+        t.peak_ports = t.peak_ports.max(sum(|s| s.ports.current));
         if self.trace {
             self.write_transitions()?;
         }
@@ -1135,7 +1145,6 @@ impl<'a> World<'a> {
                 .map(|g| f(&g.stats.counters))
                 .sum::<u64>()
         };
-        let peaks = |f: fn(&Stats) -> u64| self.groups.iter().map(|g| f(&g.stats)).sum::<u64>();
         let t = &mut self.totals;
         t.connect_ns.sort_unstable();
         let quantile = |q: f64| -> Option<f64> {
@@ -1167,13 +1176,13 @@ impl<'a> World<'a> {
             tw_overflow: counters(|c| c.tw_overflow),
             connect_p50_s: quantile(0.5),
             connect_p99_s: quantile(0.99),
-            peak_memory_bytes: peaks(|s| s.memory.peak),
+            peak_memory_bytes: t.peak_memory,
             unfinished: o(Outcome::Unfinished),
             connect_p90_s: quantile(0.9),
             rst_sent: counters(|c| c.rst_sent),
             retransmits: counters(|c| c.retransmits),
-            peak_time_wait: peaks(|s| s.state(State::TimeWait).peak),
-            peak_ports_in_use: peaks(|s| s.ports.peak),
+            peak_time_wait: t.peak_time_wait,
+            peak_ports_in_use: t.peak_ports,
             syn_cookies_sent: counters(|c| c.syn_cookies_sent),
             listen_drops: counters(|c| c.listen_drops),
         };
