@@ -284,7 +284,12 @@ impl Chart for TimeWaitChart {
                 .flat_map(|(_, s, _)| s.iter().map(|p| p.0)),
         );
         let (x0, x1) = (x.start, x.end);
-        let mut chart = cartesian(root, "TIME_WAIT sockets and the R × T reference", x, y_max)?;
+        let mut chart = cartesian(
+            root,
+            "TIME_WAIT sockets against close rate × time_wait",
+            x,
+            y_max,
+        )?;
         mesh(&mut chart, "simulated time (s)", "sockets in TIME_WAIT")?;
         if let Some((start, end)) = self.window {
             let shade = RGBColor(120, 120, 120).mix(0.12);
@@ -308,7 +313,10 @@ impl Chart for TimeWaitChart {
                 let dashed = series_color(i).mix(0.8).stroke_width(2);
                 chart
                     .draw_series(DashedLineSeries::new([(x0, *r), (x1, *r)], 12, 8, dashed))?
-                    .label(format!("{group}: R × T reference = {}", fmt_num(*r)))
+                    .label(format!(
+                        "{group}: reference rate × time_wait = {}",
+                        fmt_num(*r)
+                    ))
                     .legend(move |(x, y)| {
                         EmptyElement::at((x, y))
                             + PathElement::new(vec![(0, 0), (7, 0)], dashed)

@@ -249,8 +249,9 @@ fn little_references(run: &RunData) -> Vec<Reference> {
                 .filter(|_| observed > 0.0)
                 .map(|w| little_mean(s.entered, w, observed));
             let note = format!(
-                "{} entries / {observed} s x {} s",
+                "{} entries / {} s x {} s",
                 s.entered,
+                fmt_num(observed),
                 fmt_opt(s.mean_residence_s)
             );
             Reference::new(
