@@ -178,30 +178,58 @@ pub fn syn_give_up_s(retries: u64, linear: u64, rto_s: f64, rto_max_s: f64) -> f
 /// connections that do establish, under Bernoulli loss.
 ///
 /// Model and assumptions, precisely:
-/// - `p_oneway` is the probability that one segment is lost on its way between
-///   client and server: each access link on the path drops each segment crossing
-///   it independently, so `p_oneway = 1 − (1 − p_client_link)(1 − p_server_link)`.
-/// - Attempt k is the k-th SYN of [`syn_schedule`]. It succeeds when its SYN and
-///   the SYN-ACK answering it both get through: `q = (1 − p_oneway)²`, independent
-///   across attempts. (This ignores that the server also retransmits its SYN-ACK on
-///   its own timer, `tcp_synack_retries`; that timer runs on the same 1, 2, 4 s
-///   doubling as the client's, so it mostly coincides with the client's next SYN.)
-/// - Success at attempt k gives connect time `s_k + rtt`; `rtt` is the sum of the
-///   four link delays (jitter, serialization and queueing ignored).
+/// - **Loss.** `p_oneway` is the probability that one segment is lost between
+///   client and server, the same both ways: each access link drops each segment
+///   crossing it independently, so `p_oneway = 1 − (1 − p_client_link)(1 −
+///   p_server_link)`. Every segment's fate is independent of every other's.
+/// - **Client.** It sends SYNs at `syn_times` (from connect(); the last element is
+///   the give-up time, [`syn_schedule`]) until it is established.
+/// - **Server.** The first SYN to get through, SYN j (probability
+///   `p^j (1 − p)`), creates the request: the server answers at once and
+///   retransmits its SYN-ACK on its own timer at `synack_offsets` after that
+///   (`tcp_synack_retries`; Linux `inet_csk_reqsk_queue` timer: 0, 1, 3, 7, 15,
+///   31 s). Each later SYN k > j that gets through makes it resend the SYN-ACK at
+///   once (Linux `tcp_check_req()`). So given j, the SYN-ACK chances are: the timer
+///   ones at `s_j + o_m` (each arrives with probability `1 − p`) and the
+///   SYN-triggered ones at `s_k` (probability `(1 − p)²`), all independent. In the
+///   simplest reading, one attempt (a SYN and its SYN-ACK) succeeds with
+///   `q = (1 − p)²`; the timer SYN-ACKs add chances that need one traversal only.
+/// - **Time.** The first SYN-ACK to arrive establishes the connection at its
+///   emission time + `rtt` (from connect(): SYN one way, SYN-ACK back); `rtt` is
+///   the sum of the four link delays (jitter, serialization and queueing ignored).
+///   Only arrivals before the give-up count; a request dropped after its last
+///   SYN-ACK retransmission and re-created by a later SYN is ignored (it needs
+///   more than `synack_retries` consecutive losses).
 ///
-/// E[T | established] = Σ_k q(1−q)^k (s_k + rtt) / (1 − (1−q)^(n+1)) over the n+1
-/// attempts. `None` when no attempt can succeed (p_oneway = 1).
-pub fn expected_connect_s(p_oneway: f64, rtt_s: f64, syn_times: &[f64]) -> Option<f64> {
-    let q = (1.0 - p_oneway).powi(2);
-    let attempts = &syn_times[..syn_times.len().saturating_sub(1)];
+/// E[T | established] = Σ_j P(j) Σ_i π_i Π_{l<i}(1 − π_l) t_i / P(established),
+/// over the chances i in time order. `None` when nothing can get through.
+pub fn expected_connect_s(
+    p_oneway: f64,
+    rtt_s: f64,
+    syn_times: &[f64],
+    synack_offsets: &[f64],
+) -> Option<f64> {
+    let (give_up, syns) = syn_times.split_last()?;
+    let pass = 1.0 - p_oneway;
     let mut weight = 0.0;
     let mut total = 0.0;
-    let mut miss = 1.0;
-    for &s in attempts {
-        let w = miss * q;
-        weight += w;
-        total += w * (s + rtt_s);
-        miss *= 1.0 - q;
+    for (j, &s_j) in syns.iter().enumerate() {
+        let p_first = p_oneway.powi(j as i32) * pass;
+        // (arrival time at the client, probability that this SYN-ACK arrives)
+        let mut chances: Vec<(f64, f64)> = synack_offsets
+            .iter()
+            .map(|o| (s_j + o + rtt_s, pass))
+            .chain(syns[j + 1..].iter().map(|s_k| (s_k + rtt_s, pass * pass)))
+            .filter(|(t, _)| t < give_up)
+            .collect();
+        chances.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut miss = 1.0;
+        for (t, pi) in chances {
+            let w = p_first * miss * pi;
+            weight += w;
+            total += w * t;
+            miss *= 1.0 - pi;
+        }
     }
     (weight > 0.0).then(|| total / weight)
 }
@@ -495,10 +523,11 @@ fn port_reference(run: &RunData, group: &str) -> Reference {
     )
 }
 
-/// `(retries, linear, rto_initial, rto_max)` of a group, `rto_max` defaulting to
-/// Linux's 120 s (`TCP_RTO_MAX`).
-fn syn_params(sc: &Scenario, group: &str) -> Option<(u64, u64, f64, f64)> {
-    let retries = sc.number(group, "tcp", "syn_retries")? as u64;
+/// `(retries, linear, rto_initial, rto_max)` of a group, `retries` read from
+/// `tcp.<retries_key>` (`syn_retries` or `synack_retries`), `rto_max` defaulting
+/// to Linux's 120 s (`TCP_RTO_MAX`).
+fn syn_params(sc: &Scenario, group: &str, retries_key: &str) -> Option<(u64, u64, f64, f64)> {
+    let retries = sc.number(group, "tcp", retries_key)? as u64;
     let linear = sc
         .number(group, "tcp", "syn_linear_timeouts")
         .unwrap_or(0.0) as u64;
@@ -520,8 +549,10 @@ fn syn_give_up_reference(run: &RunData, group: &str) -> Reference {
             why,
         )
     };
-    let Some((retries, linear, rto, rto_max)) =
-        run.scenario.as_ref().and_then(|sc| syn_params(sc, group))
+    let Some((retries, linear, rto, rto_max)) = run
+        .scenario
+        .as_ref()
+        .and_then(|sc| syn_params(sc, group, "syn_retries"))
     else {
         return na("tcp.syn_retries or tcp.rto_initial missing");
     };
@@ -609,12 +640,25 @@ fn connect_time_reference(run: &RunData, group: &str) -> Reference {
         (Ok(c), Ok(s)) => (c, s),
         (Err(why), _) | (_, Err(why)) => return na(&why),
     };
-    let Some((retries, linear, rto, rto_max)) = syn_params(sc, group) else {
+    let Some((retries, linear, rto, rto_max)) = syn_params(sc, group, "syn_retries") else {
         return na("tcp.syn_retries or tcp.rto_initial missing");
     };
     let p_oneway = 1.0 - (1.0 - p_c) * (1.0 - p_s);
     let rtt = 2.0 * (d_c + d_s);
-    let reference = expected_connect_s(p_oneway, rtt, &syn_schedule(retries, linear, rto, rto_max));
+    let Some((synack_retries, _, server_rto, server_rto_max)) =
+        syn_params(sc, &server, "synack_retries")
+    else {
+        return na("tcp.synack_retries or tcp.rto_initial of the server missing");
+    };
+    // The server's SYN-ACK send times: the schedule without its final drop time.
+    let mut synack_offsets = syn_schedule(synack_retries, 0, server_rto, server_rto_max);
+    synack_offsets.pop();
+    let reference = expected_connect_s(
+        p_oneway,
+        rtt,
+        &syn_schedule(retries, linear, rto, rto_max),
+        &synack_offsets,
+    );
     let samples: Vec<f64> = run
         .connections
         .iter()
@@ -631,7 +675,7 @@ fn connect_time_reference(run: &RunData, group: &str) -> Reference {
         _ => 0.0,
     };
     let note = format!(
-        "p_oneway {} (links {} and {}), q = (1-p)^2 = {}, rtt {} s{}, {} established; tolerance max(10 %, 3 SE)",
+        "p_oneway {} (links {} and {}), q = (1-p)^2 = {}, rtt {} s{}, synack_retries {synack_retries}, {} established; tolerance max(10 %, 3 SE)",
         fmt_num(p_oneway),
         fmt_num(p_c),
         fmt_num(p_s),
@@ -732,17 +776,22 @@ mod tests {
         assert_eq!(little_mean(100, 60.0, 160.0), 37.5);
     }
 
-    /// p = 0.1 one way, q = 0.81; attempts at 0, 1, 3 s (2 retries), rtt 10 ms:
-    /// weights 0.81, 0.19·0.81 = 0.1539, 0.19²·0.81 = 0.029241 (sum 0.993141);
-    /// Σ w(s + rtt) = 0.0081 + 0.155439 + 0.08801541 = 0.25155441;
-    /// E = 0.25155441 / 0.993141 = 0.2532917 s.
+    /// p = 0.5, rtt 10 ms; client SYNs at 0 and 1 s, give-up at 3 s (1 retry);
+    /// server SYN-ACKs at 0 and 1 s after the first SYN it gets (1 retry).
+    /// j = 0 (P 0.5): chances at 0.01 (0.5), 1.01 timer (0.5), 1.01 SYN-triggered
+    /// (0.25): weights 0.5·0.5 = 0.25 at 0.01; 0.5·0.5·(0.5 + 0.5·0.25) = 0.15625
+    /// at 1.01. j = 1 (P 0.25): timer chances at 1.01 and 2.01 (0.5 each):
+    /// weights 0.125 at 1.01, 0.0625 at 2.01. Total weight 0.59375; Σ w·t =
+    /// 0.0025 + 0.1578125 + 0.12625 + 0.125625 = 0.4121875.
     #[test]
     fn connect_time_under_loss() {
-        let schedule = syn_schedule(2, 0, 1.0, 120.0);
-        let e = expected_connect_s(0.1, 0.01, &schedule).unwrap();
-        assert!(close(e, 0.25155441 / 0.993141, 1e-12), "{e}");
-        assert_eq!(expected_connect_s(0.0, 0.01, &schedule), Some(0.01));
-        assert_eq!(expected_connect_s(1.0, 0.01, &schedule), None);
+        let syns = syn_schedule(1, 0, 1.0, 120.0);
+        assert_eq!(syns, [0.0, 1.0, 3.0]);
+        let offsets = [0.0, 1.0];
+        let e = expected_connect_s(0.5, 0.01, &syns, &offsets).unwrap();
+        assert!(close(e, 0.4121875 / 0.59375, 1e-12), "{e}");
+        assert_eq!(expected_connect_s(0.0, 0.01, &syns, &offsets), Some(0.01));
+        assert_eq!(expected_connect_s(1.0, 0.01, &syns, &offsets), None);
     }
 
     #[test]
