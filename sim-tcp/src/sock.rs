@@ -345,11 +345,12 @@ impl Sock {
         cx.emit(s);
     }
 
-    /// Linux `tcp_oow_rate_limited()`: data segments are always answered; pure
+    /// Linux `tcp_oow_rate_limited()`: segments occupying sequence space (data,
+    /// FIN) are always answered; pure
     /// ACKs and SYNs at most once per 500 ms.
     fn oow_allowed(&mut self, cx: &mut Cx, seg: Option<&Segment>) -> bool {
         if let Some(seg) = seg
-            && seg.len > 0
+            && seg.seg_len() > 0
             && !seg.flags.syn()
         {
             return true;
@@ -811,8 +812,9 @@ impl Sock {
         }
         self.take_peer_options(cx, seg);
         if ack_ok {
+            let syn_retransmitted = self.retries > 0;
             self.ack_advance(cx, seg.ack);
-            if self.retries > 0 {
+            if syn_retransmitted {
                 self.rtt.fallback_after_syn_timeout(cx.cfg);
             }
             self.set_state(cx, State::Established, Cause::RecvSynAck);

@@ -165,7 +165,7 @@ impl TwSock {
     /// are always answered, others at most once per 500 ms.
     fn oow_ack(&mut self, cx: &mut Cx, seg: &Segment, secret: u64) {
         let now_ms = Self::ms(cx.now);
-        let always = seg.len > 0 && !seg.flags.syn();
+        let always = seg.seg_len() > 0 && !seg.flags.syn();
         let limit_ms = (OOW_RATELIMIT.as_nanos() / 1_000_000) as u32;
         if !always && self.last_oow_ms != 0 && now_ms.wrapping_sub(self.last_oow_ms - 1) < limit_ms
         {

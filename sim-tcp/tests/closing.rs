@@ -19,7 +19,10 @@ fn remote_fin_then_close() {
     tb.feed(tb.pkt(A, 2, 2, 0));
     state!(tb, None);
     let rec = tb.record().unwrap();
-    assert_eq!(rec.path.to_string(), "SYN_RCVD>ESTABLISHED>CLOSE_WAIT>LAST_ACK>CLOSED");
+    assert_eq!(
+        rec.path.to_string(),
+        "SYN_RCVD>ESTABLISHED>CLOSE_WAIT>LAST_ACK>CLOSED"
+    );
     assert!(!rec.sent_fin_first);
     // Any later segment → R.
     tb.feed(tb.pkt(A, 2, 2, 0));
@@ -34,7 +37,11 @@ fn last_ack_retransmits_fin_then_gives_up() {
     tb.take();
     tb.advance_to(ms(1_000));
     // RTO from the handshake sample (0 RTT): 200 ms, doubling.
-    let t: Vec<u64> = tb.take_timed().iter().map(|(t, _)| t.as_nanos() / 1_000_000).collect();
+    let t: Vec<u64> = tb
+        .take_timed()
+        .iter()
+        .map(|(t, _)| t.as_nanos() / 1_000_000)
+        .collect();
     assert_eq!(t, [200, 600]);
     tb.feed(tb.pkt(A, 2, 2, 0));
     state!(tb, None);
@@ -57,7 +64,10 @@ fn rst_in_last_ack_and_closing_closes() {
     tb.close(Linger::Off);
     tb.feed(tb.pkt(R, 2, 0, 0));
     state!(tb, None);
-    assert_eq!(tb.record().unwrap().path.to_string(), "SYN_RCVD>ESTABLISHED>CLOSE_WAIT>LAST_ACK>CLOSED");
+    assert_eq!(
+        tb.record().unwrap().path.to_string(),
+        "SYN_RCVD>ESTABLISHED>CLOSE_WAIT>LAST_ACK>CLOSED"
+    );
 
     let mut tb = Tb::established_client(cfg());
     tb.close(Linger::Off);

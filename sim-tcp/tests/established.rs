@@ -9,7 +9,15 @@ use sim_tcp::*;
 fn data_is_segmented_by_mss_and_window() {
     let mut tb = Tb::established_client(cfg());
     tb.send(5000);
-    expect!(tb, [(A | P, 1, 1, 1460), (A | P, 1461, 1, 1460), (A | P, 2921, 1, 1460), (A | P, 4381, 1, 620)]);
+    expect!(
+        tb,
+        [
+            (A | P, 1, 1, 1460),
+            (A | P, 1461, 1, 1460),
+            (A | P, 2921, 1, 1460),
+            (A | P, 4381, 1, 620)
+        ]
+    );
     // Fixed initial window of 10 segments: the 11th waits for an ACK.
     let mut tb = Tb::established_client(cfg());
     tb.send(11 * 1460);
@@ -54,7 +62,9 @@ fn rst_exactly_at_rcv_nxt_resets() {
     state!(tb, None);
     let ev = tb.take_events();
     assert_eq!(ev[0], AppEvent::Error(Errno::ECONNRESET));
-    assert!(matches!(&ev[1], AppEvent::Finished(r) if r.path.to_string() == "SYN_SENT>ESTABLISHED>CLOSED"));
+    assert!(
+        matches!(&ev[1], AppEvent::Finished(r) if r.path.to_string() == "SYN_SENT>ESTABLISHED>CLOSED")
+    );
 }
 
 /// RFC 5961 §3.2: in window but not exact → challenge ACK, at most one per 500 ms.
@@ -124,7 +134,10 @@ fn data_and_fin_in_one_segment() {
     tb.feed(tb.pkt(F | A | P, 1, 1, 100));
     expect!(tb, [(A, 1, 102, 0)]);
     state!(tb, CloseWait);
-    assert_eq!(tb.take_events(), vec![AppEvent::Readable { bytes: 100 }, AppEvent::EndOfStream]);
+    assert_eq!(
+        tb.take_events(),
+        vec![AppEvent::Readable { bytes: 100 }, AppEvent::EndOfStream]
+    );
 }
 
 #[test]
@@ -139,7 +152,10 @@ fn close_sends_fin() {
     tb.take();
     tb.shutdown();
     expect!(tb, [(F | A, 101, 1, 0)]);
-    let mut tb = Tb::established_client(TcpConfig { initial_window: 1, ..cfg() });
+    let mut tb = Tb::established_client(TcpConfig {
+        initial_window: 1,
+        ..cfg()
+    });
     tb.send(2000);
     tb.take();
     tb.close(Linger::Off);
@@ -151,7 +167,10 @@ fn close_sends_fin() {
 /// PAWS (RFC 7323 §5): an older TSval is dropped and answered with an ACK.
 #[test]
 fn paws_rejects_old_timestamps() {
-    let mut tb = Tb::new(TcpConfig { timestamps: true, ..cfg() });
+    let mut tb = Tb::new(TcpConfig {
+        timestamps: true,
+        ..cfg()
+    });
     tb.connect();
     assert!(tb.take()[0].ts.is_some(), "SYN offers timestamps");
     let mut synack = tb.pkt(S | A, 0, 1, 0);

@@ -22,9 +22,20 @@ fn local_close_then_remote_fin() {
     state!(tb, TimeWait);
     assert_eq!(
         tb.transitions(),
-        ["CLOSED>SYN_SENT", "SYN_SENT>ESTABLISHED", "ESTABLISHED>FIN_WAIT_1", "FIN_WAIT_1>FIN_WAIT_2", "FIN_WAIT_2>TIME_WAIT"]
+        [
+            "CLOSED>SYN_SENT",
+            "SYN_SENT>ESTABLISHED",
+            "ESTABLISHED>FIN_WAIT_1",
+            "FIN_WAIT_1>FIN_WAIT_2",
+            "FIN_WAIT_2>TIME_WAIT"
+        ]
     );
-    let causes: Vec<String> = tb.stats.trace().iter().map(|t| t.cause.to_string()).collect();
+    let causes: Vec<String> = tb
+        .stats
+        .trace()
+        .iter()
+        .map(|t| t.cause.to_string())
+        .collect();
     assert_eq!(causes[2..], ["app_close", "recv_ack", "recv_fin"]);
 }
 
@@ -57,7 +68,10 @@ fn fin_ack_in_fin_wait1_goes_straight_to_time_wait() {
     expect!(tb, [(A, 2, 2, 0)]);
     state!(tb, TimeWait);
     let last = tb.stats.trace().last().unwrap();
-    assert_eq!((last.from, last.to, last.cause), (State::FinWait1, State::TimeWait, Cause::RecvFinAck));
+    assert_eq!(
+        (last.from, last.to, last.cause),
+        (State::FinWait1, State::TimeWait, Cause::RecvFinAck)
+    );
 }
 
 /// Linux selftest tcp_disorder_fin_in_FIN_WAIT: after our FIN is ACKed, a
@@ -84,7 +98,10 @@ fn shutdown_wr_then_close() {
     expect!(tb, [(F | A, 1, 1, 0)]);
     state!(tb, FinWait1);
     let id = tb.sock.unwrap();
-    assert_eq!(tb.host.send(tb.now, id, 10, &mut tb.stats), Err(Errno::EPIPE));
+    assert_eq!(
+        tb.host.send(tb.now, id, 10, &mut tb.stats),
+        Err(Errno::EPIPE)
+    );
     tb.feed(tb.pkt(A, 1, 2, 0));
     state!(tb, FinWait2);
     // Incoming data is still ACKed and readable.
@@ -109,7 +126,10 @@ fn data_to_orphaned_fin_wait2_gets_rst() {
     expect!(tb, [(R, 2, 0, 0)]);
     state!(tb, None);
     let rec = tb.record().unwrap();
-    assert_eq!(rec.path.to_string(), "SYN_SENT>ESTABLISHED>FIN_WAIT_1>FIN_WAIT_2>CLOSED");
+    assert_eq!(
+        rec.path.to_string(),
+        "SYN_SENT>ESTABLISHED>FIN_WAIT_1>FIN_WAIT_2>CLOSED"
+    );
     assert_eq!(rec.rsts_sent, 1);
 }
 
@@ -117,7 +137,10 @@ fn data_to_orphaned_fin_wait2_gets_rst() {
 /// FIN_WAIT_1 after close(): Linux `tcp_rcv_state_process()` resets.
 #[test]
 fn data_after_close_in_full_socket_gets_rst() {
-    let mut tb = Tb::established_client(TcpConfig { fin_timeout: secs(120), ..cfg() });
+    let mut tb = Tb::established_client(TcpConfig {
+        fin_timeout: secs(120),
+        ..cfg()
+    });
     tb.close(Linger::Off);
     tb.take();
     tb.feed(tb.pkt(A | P, 1, 1, 100));

@@ -15,7 +15,10 @@ fn listening(c: TcpConfig) -> Tb {
 #[test]
 fn listen_twice_is_eaddrinuse() {
     let mut tb = listening(cfg());
-    assert_eq!(tb.host.listen(tb.now, SERVER_PORT, &mut tb.stats), Err(Errno::EADDRINUSE));
+    assert_eq!(
+        tb.host.listen(tb.now, SERVER_PORT, &mut tb.stats),
+        Err(Errno::EADDRINUSE)
+    );
 }
 
 #[test]
@@ -34,7 +37,11 @@ fn syn_creates_child_in_syn_rcvd_then_established() {
     tb.feed(tb.pkt(S, 0, 0, 0));
     expect!(tb, [(S | A, 0, 1, 0)]);
     state!(tb, SynRcvd);
-    assert_eq!(tb.stats.memory.current, 2368 + 320, "listener + request sock");
+    assert_eq!(
+        tb.stats.memory.current,
+        2368 + 320,
+        "listener + request sock"
+    );
     // A retransmitted SYN gets the SYN-ACK again.
     tb.feed(tb.pkt(S, 0, 0, 0));
     expect!(tb, [(S | A, 0, 1, 0)]);
@@ -42,7 +49,12 @@ fn syn_creates_child_in_syn_rcvd_then_established() {
     state!(tb, Established);
     assert_eq!(tb.stats.memory.current, 2 * 2368);
     let ev = tb.take_events();
-    assert_eq!(ev, vec![AppEvent::Accepted { listener_port: SERVER_PORT }]);
+    assert_eq!(
+        ev,
+        vec![AppEvent::Accepted {
+            listener_port: SERVER_PORT
+        }]
+    );
     assert_eq!(tb.events.len(), 0);
 }
 
@@ -55,7 +67,12 @@ fn handshake_ack_with_data_is_delivered_after_accept() {
     expect!(tb, [(A, 1, 301, 0)]);
     assert_eq!(
         tb.take_events(),
-        vec![AppEvent::Accepted { listener_port: SERVER_PORT }, AppEvent::Readable { bytes: 300 }]
+        vec![
+            AppEvent::Accepted {
+                listener_port: SERVER_PORT
+            },
+            AppEvent::Readable { bytes: 300 }
+        ]
     );
 }
 
@@ -73,7 +90,11 @@ fn rst_in_syn_rcvd_drops_the_child() {
     let rec = tb.record().unwrap();
     assert_eq!(rec.path.to_string(), "SYN_RCVD>CLOSED");
     assert!(!rec.active_open);
-    assert!(!tb.events.iter().any(|(_, _, e)| matches!(e, AppEvent::Error(_))));
+    assert!(
+        !tb.events
+            .iter()
+            .any(|(_, _, e)| matches!(e, AppEvent::Error(_)))
+    );
 }
 
 #[test]
@@ -109,7 +130,11 @@ fn syn_from(tb: &Tb, port: u16) -> Segment {
 /// The SYN queue is full when its length exceeds min(backlog, somaxconn).
 #[test]
 fn full_syn_queue_without_cookies_drops_syns() {
-    let mut tb = listening(TcpConfig { backlog: 2, syncookies: 0, ..cfg() });
+    let mut tb = listening(TcpConfig {
+        backlog: 2,
+        syncookies: 0,
+        ..cfg()
+    });
     for p in 1000..1004 {
         tb.feed(syn_from(&tb, p));
     }
@@ -117,7 +142,11 @@ fn full_syn_queue_without_cookies_drops_syns() {
     assert_eq!(tb.stats.count(State::SynRcvd), 3);
     assert_eq!(tb.stats.counters.syn_drops, 1);
     // somaxconn caps the backlog the same way.
-    let mut tb = listening(TcpConfig { somaxconn: 1, syncookies: 0, ..cfg() });
+    let mut tb = listening(TcpConfig {
+        somaxconn: 1,
+        syncookies: 0,
+        ..cfg()
+    });
     for p in 1000..1004 {
         tb.feed(syn_from(&tb, p));
     }
@@ -126,7 +155,11 @@ fn full_syn_queue_without_cookies_drops_syns() {
 
 #[test]
 fn full_syn_queue_with_cookies_answers_statelessly() {
-    let mut tb = listening(TcpConfig { backlog: 0, syncookies: 1, ..cfg() });
+    let mut tb = listening(TcpConfig {
+        backlog: 0,
+        syncookies: 1,
+        ..cfg()
+    });
     tb.feed(syn_from(&tb, 1000)); // queue length 0 is not above 0: a real request
     tb.feed(syn_from(&tb, 1001)); // 1 > 0: cookie
     let out = tb.take();
@@ -139,9 +172,14 @@ fn full_syn_queue_with_cookies_answers_statelessly() {
     let mut ack = tb.pkt(A, 1, cookie.seq.0.wrapping_add(1), 0);
     ack.src.port = 1001;
     tb.feed(ack);
-    assert_eq!(tb.host.state_of(SERVER_PORT, ack.src), Some(State::Established));
+    assert_eq!(
+        tb.host.state_of(SERVER_PORT, ack.src),
+        Some(State::Established)
+    );
     assert_eq!(tb.stats.counters.syn_cookies_accepted, 1);
-    assert!(tb.take_events().contains(&AppEvent::Accepted { listener_port: SERVER_PORT }));
+    assert!(tb.take_events().contains(&AppEvent::Accepted {
+        listener_port: SERVER_PORT
+    }));
     // A forged ACK fails the check and is reset.
     let mut bad = tb.pkt(A, 1, 12345, 0);
     bad.src.port = 1002;
@@ -152,13 +190,19 @@ fn full_syn_queue_with_cookies_answers_statelessly() {
 
 #[test]
 fn syncookies_2_always_uses_cookies() {
-    let mut tb = listening(TcpConfig { syncookies: 2, ..cfg() });
+    let mut tb = listening(TcpConfig {
+        syncookies: 2,
+        ..cfg()
+    });
     tb.feed(tb.pkt(S, 0, 0, 0));
     assert_eq!(tb.take().len(), 1);
     assert_eq!(tb.stats.count(State::SynRcvd), 0);
     assert_eq!(tb.stats.counters.syn_cookies_sent, 1);
     // Cookie age: valid for up to two more 64 s slots, then not.
-    let mut tb2 = listening(TcpConfig { syncookies: 2, ..cfg() });
+    let mut tb2 = listening(TcpConfig {
+        syncookies: 2,
+        ..cfg()
+    });
     tb2.feed(tb2.pkt(S, 0, 0, 0));
     let c = tb2.take()[0].seq.0;
     tb2.advance_to(ms(200_000));

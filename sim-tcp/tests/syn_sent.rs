@@ -88,7 +88,11 @@ fn simultaneous_open_goes_through_syn_rcvd() {
     assert!(tb.take_events().contains(&AppEvent::Connected));
     assert_eq!(
         tb.transitions(),
-        ["CLOSED>SYN_SENT", "SYN_SENT>SYN_RCVD", "SYN_RCVD>ESTABLISHED"]
+        [
+            "CLOSED>SYN_SENT",
+            "SYN_SENT>SYN_RCVD",
+            "SYN_RCVD>ESTABLISHED"
+        ]
     );
 }
 

@@ -9,8 +9,15 @@ use sim_tcp::*;
 fn syn_times(mut tb: Tb, until: u64) -> (Vec<f64>, f64) {
     tb.connect();
     tb.advance_to(ms(until * 1000));
-    let times: Vec<f64> = tb.take_timed().iter().map(|(t, _)| t.as_secs_f64()).collect();
-    let ev = tb.events.iter().find(|(_, _, e)| *e == AppEvent::Error(Errno::ETIMEDOUT));
+    let times: Vec<f64> = tb
+        .take_timed()
+        .iter()
+        .map(|(t, _)| t.as_secs_f64())
+        .collect();
+    let ev = tb
+        .events
+        .iter()
+        .find(|(_, _, e)| *e == AppEvent::Error(Errno::ETIMEDOUT));
     assert!(ev.is_some(), "no ETIMEDOUT");
     let rec = tb.record().unwrap();
     assert_eq!(rec.path.to_string(), "SYN_SENT>CLOSED");
@@ -26,15 +33,30 @@ fn syn_gives_up_at_127s_with_6_retries() {
 
 #[test]
 fn syn_gives_up_at_15s_with_3_retries() {
-    let (times, end) = syn_times(Tb::new(TcpConfig { syn_retries: 3, ..cfg() }), 30);
+    let (times, end) = syn_times(
+        Tb::new(TcpConfig {
+            syn_retries: 3,
+            ..cfg()
+        }),
+        30,
+    );
     assert_eq!(times, [0.0, 1.0, 3.0, 7.0]);
     assert_eq!(end, 15.0);
 }
 
 #[test]
 fn syn_linear_timeouts_option() {
-    let (times, end) = syn_times(Tb::new(TcpConfig { syn_linear_timeouts: 4, ..cfg() }), 200);
-    assert_eq!(times, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 11.0, 19.0, 35.0, 67.0]);
+    let (times, end) = syn_times(
+        Tb::new(TcpConfig {
+            syn_linear_timeouts: 4,
+            ..cfg()
+        }),
+        200,
+    );
+    assert_eq!(
+        times,
+        [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 11.0, 19.0, 35.0, 67.0]
+    );
     assert_eq!(end, 131.0);
 }
 
@@ -44,13 +66,21 @@ fn synack_retries_then_request_dropped_at_63s() {
     tb.host.listen(tb.now, SERVER_PORT, &mut tb.stats).unwrap();
     tb.feed(tb.pkt(S, 0, 0, 0));
     tb.advance_to(ms(100_000));
-    let times: Vec<f64> = tb.take_timed().iter().map(|(t, _)| t.as_secs_f64()).collect();
+    let times: Vec<f64> = tb
+        .take_timed()
+        .iter()
+        .map(|(t, _)| t.as_secs_f64())
+        .collect();
     assert_eq!(times, [0.0, 1.0, 3.0, 7.0, 15.0, 31.0]);
     state!(tb, None);
     let rec = tb.record().unwrap();
     assert_eq!(rec.closed_at, ms(63_000));
     assert_eq!(rec.path.to_string(), "SYN_RCVD>CLOSED");
-    assert!(!tb.events.iter().any(|(_, _, e)| matches!(e, AppEvent::Error(_))));
+    assert!(
+        !tb.events
+            .iter()
+            .any(|(_, _, e)| matches!(e, AppEvent::Error(_)))
+    );
     assert_eq!(tb.stats.memory.current, 2368, "listener only");
 }
 
@@ -66,7 +96,10 @@ fn data_retransmission_backoff_and_retries2() {
     tb.send(100);
     tb.advance_to(ms(2_000_000));
     let sent = tb.take_timed();
-    let t: Vec<f64> = sent.iter().map(|(t, _)| (t.as_secs_f64() * 10.0).round() / 10.0).collect();
+    let t: Vec<f64> = sent
+        .iter()
+        .map(|(t, _)| (t.as_secs_f64() * 10.0).round() / 10.0)
+        .collect();
     assert_eq!(
         t,
         [
@@ -78,8 +111,15 @@ fn data_retransmission_backoff_and_retries2() {
     assert_eq!(rec.error, Some(Errno::ETIMEDOUT));
     assert_eq!(rec.retransmits, 15);
     // Gave up at the first expiry at least 924.6 s after the first transmission.
-    assert!((rec.closed_at.as_secs_f64() - 993.4).abs() < 1e-6, "{}", rec.closed_at);
-    assert!(sent.iter().all(|(_, s)| !s.flags.rst()), "no RST on time-out");
+    assert!(
+        (rec.closed_at.as_secs_f64() - 993.4).abs() < 1e-6,
+        "{}",
+        rec.closed_at
+    );
+    assert!(
+        sent.iter().all(|(_, s)| !s.flags.rst()),
+        "no RST on time-out"
+    );
 }
 
 /// An ACK resets the back-off: the next RTO is the measured one again.
@@ -108,12 +148,18 @@ fn orphan_retries_zero_means_8() {
     // model_timeout(8, 200 ms) = 102.2 s from the FIN's first transmission.
     let end = rec.closed_at.as_secs_f64();
     assert!((102.2..130.0).contains(&end), "{end}");
-    assert_eq!(rec.path.to_string(), "SYN_SENT>ESTABLISHED>FIN_WAIT_1>CLOSED");
+    assert_eq!(
+        rec.path.to_string(),
+        "SYN_SENT>ESTABLISHED>FIN_WAIT_1>CLOSED"
+    );
     assert_eq!(rec.retransmits, 8);
 }
 
 fn orphan_in_fin_wait2(fin_timeout: u64) -> Tb {
-    let mut tb = Tb::established_client(TcpConfig { fin_timeout: secs(fin_timeout), ..cfg() });
+    let mut tb = Tb::established_client(TcpConfig {
+        fin_timeout: secs(fin_timeout),
+        ..cfg()
+    });
     tb.close(Linger::Off);
     expect!(tb, [(F | A, 1, 1, 0)]);
     tb.feed(tb.pkt(A, 1, 2, 0));
@@ -125,14 +171,21 @@ fn orphan_in_fin_wait2(fin_timeout: u64) -> Tb {
 fn fin_timeout_60_is_a_mini_socket_for_60s_no_rst() {
     let mut tb = orphan_in_fin_wait2(60);
     assert_eq!(tb.host.mini_sockets(), 1);
-    assert_eq!(tb.stats.memory.current, 256 + 88, "mini-socket + bind bucket");
+    assert_eq!(
+        tb.stats.memory.current,
+        256 + 88,
+        "mini-socket + bind bucket"
+    );
     tb.advance_to(ms(59_999));
     state!(tb, FinWait2);
     tb.advance_to(ms(60_000));
     state!(tb, None);
     expect!(tb, []);
     let rec = tb.record().unwrap();
-    assert_eq!(rec.path.to_string(), "SYN_SENT>ESTABLISHED>FIN_WAIT_1>FIN_WAIT_2>CLOSED");
+    assert_eq!(
+        rec.path.to_string(),
+        "SYN_SENT>ESTABLISHED>FIN_WAIT_1>FIN_WAIT_2>CLOSED"
+    );
     assert_eq!(tb.stats.counters.fin_wait2_timeouts, 1);
     assert_eq!(tb.stats.memory.current, 0);
 }
@@ -183,7 +236,10 @@ fn time_wait_lasts_exactly_time_wait() {
     for (tw, want) in [(None, 60_000), (Some(5), 5_000)] {
         let mut tb = orphan_in_fin_wait2(60);
         if let Some(s) = tw {
-            tb = Tb::established_client(TcpConfig { time_wait: Some(secs(s)), ..cfg() });
+            tb = Tb::established_client(TcpConfig {
+                time_wait: Some(secs(s)),
+                ..cfg()
+            });
             tb.close(Linger::Off);
             tb.feed(tb.pkt(A, 1, 2, 0));
             tb.take();
@@ -195,6 +251,9 @@ fn time_wait_lasts_exactly_time_wait() {
         state!(tb, TimeWait);
         tb.advance_to(ms(want));
         state!(tb, None);
-        assert_eq!(tb.stats.state(State::TimeWait).residence, u128::from(want) * 1_000_000);
+        assert_eq!(
+            tb.stats.state(State::TimeWait).residence,
+            u128::from(want) * 1_000_000
+        );
     }
 }

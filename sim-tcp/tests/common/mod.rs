@@ -269,8 +269,9 @@ pub struct Pair {
     segs: Vec<Option<Segment>>,
     seq: u64,
     pub events: [Vec<(SimTime, SocketId, ConnId, AppEvent)>; 2],
-    /// Drop the next segments from host i whose flags contain this (for loss tests).
     pub delivered: u64,
+    /// Every segment sent: (time, sending host, segment).
+    pub log: Vec<(SimTime, usize, Segment)>,
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord, Clone, Copy)]
@@ -291,6 +292,7 @@ impl Pair {
             seq: 0,
             events: [Vec::new(), Vec::new()],
             delivered: 0,
+            log: Vec::new(),
         }
     }
 
@@ -302,6 +304,7 @@ impl Pair {
         for i in 0..2 {
             while let Some(s) = self.hosts[i].poll_transmit() {
                 self.seq += 1;
+                self.log.push((self.now, i, s));
                 self.segs.push(Some(s));
                 let k = SegKey(self.segs.len() - 1);
                 self.wire
