@@ -270,6 +270,8 @@ pub struct Pair {
     seq: u64,
     pub events: [Vec<(SimTime, SocketId, ConnId, AppEvent)>; 2],
     pub delivered: u64,
+    /// Loss script: each delivery pops one entry; `true` drops that segment.
+    pub drops: std::collections::VecDeque<bool>,
     /// Every segment sent: (time, sending host, segment).
     pub log: Vec<(SimTime, usize, Segment)>,
 }
@@ -292,6 +294,7 @@ impl Pair {
             seq: 0,
             events: [Vec::new(), Vec::new()],
             delivered: 0,
+            drops: Default::default(),
             log: Vec::new(),
         }
     }
@@ -337,6 +340,9 @@ impl Pair {
             if wire == Some(next) {
                 let Reverse((_, _, dst, k)) = self.wire.pop().unwrap();
                 let seg = self.segs[k.0].take().unwrap();
+                if self.drops.pop_front().unwrap_or(false) {
+                    continue;
+                }
                 self.delivered += 1;
                 let now = self.now;
                 self.hosts[dst].on_segment(now, &seg, &mut self.stats[dst]);
