@@ -39,6 +39,7 @@ use rayon::prelude::*;
 
 pub use self::plan::{MAX_RUNS, Param, Plan, RunSpec, Shard, derived_seed, value_text};
 use crate::error::CliError;
+use crate::output;
 use crate::run::{self, RunOptions};
 
 /// `tcpsim sweep PLAN [--jobs N] [--shard I/N] [--out DIR] [--merge DIR] [--quiet]`.
@@ -228,7 +229,7 @@ fn check_sweep_dir(dir: &Path, plan: &Plan) -> Result<(), CliError> {
 }
 
 /// Removes the hidden staging directories that killed attempts at `todo`'s runs
-/// left behind (`.p003-s02.tmp-PID`, see `output::temp_path`). Staging directories
+/// left behind (`.p003-s02.tmp-PID`, see [`output::temp_path`]). Staging directories
 /// of other runs are left alone: another shard may be writing them.
 fn remove_stale_staging(dir: &Path, todo: &[&RunSpec]) -> Result<(), CliError> {
     let runs_dir = dir.join("runs");
@@ -255,10 +256,7 @@ fn remove_stale_staging(dir: &Path, todo: &[&RunSpec]) -> Result<(), CliError> {
 /// Writes `bytes` to `path` through a temporary sibling and a rename, so `path`
 /// never holds a partial file.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    let name = path
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let tmp = output::temp_path(path);
     std::fs::write(&tmp, bytes).map_err(|e| CliError::io("cannot write", &tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| CliError::io("cannot rename into place", path, e))
 }

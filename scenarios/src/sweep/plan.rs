@@ -107,12 +107,7 @@ impl Plan {
             |what: String| CliError::bad_input(format!("sweep plan {}: {what}", path.display()));
         let raw: RawPlan =
             toml::from_str(&text).map_err(|e| bad(e.to_string().trim_end().to_string()))?;
-        let scenario = if builtin::find(&raw.scenario).is_some() {
-            raw.scenario.clone()
-        } else {
-            let base = path.parent().unwrap_or(Path::new(""));
-            base.join(&raw.scenario).to_string_lossy().into_owned()
-        };
+        let scenario = resolve_scenario(path, &raw.scenario).map_err(bad)?;
         for s in &raw.set {
             let key = s.split_once('=').map_or(s.as_str(), |(k, _)| k).trim();
             if key == "run.seed" {
@@ -246,6 +241,28 @@ impl Plan {
                 })
             })
             .collect()
+    }
+}
+
+/// The `scenario` of a plan as [`spec::load`] takes it: a built-in name as is, else
+/// a file path relative to the plan's directory, which must exist.
+fn resolve_scenario(plan: &Path, scenario: &str) -> Result<String, String> {
+    if builtin::find(scenario).is_some() {
+        return Ok(scenario.to_string());
+    }
+    let file = plan.parent().unwrap_or(Path::new("")).join(scenario);
+    if file.is_file() {
+        return Ok(file.to_string_lossy().into_owned());
+    }
+    if scenario.contains('/') || scenario.ends_with(".toml") {
+        Err(format!("scenario file {}: no such file", file.display()))
+    } else {
+        let names: Vec<&str> = builtin::ALL.iter().map(|b| b.name).collect();
+        Err(format!(
+            "unknown scenario `{scenario}`: not a built-in scenario ({}) and no file {}",
+            names.join(", "),
+            file.display()
+        ))
     }
 }
 
@@ -679,10 +696,15 @@ mod tests {
 
     #[test]
     fn scenario_files_resolve_against_the_plan_directory() {
-        let p = parse("scenario = \"my.toml\"\nseeds = [1]\n").unwrap();
-        assert_eq!(p.scenario, "dir/my.toml");
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("my.toml"), "").unwrap();
+        let plan = tmp.path().join("plan.toml");
+        let p = Plan::parse(&plan, "scenario = \"my.toml\"\nseeds = [1]\n".into()).unwrap();
+        assert_eq!(Path::new(&p.scenario), tmp.path().join("my.toml"));
         let p = parse("scenario = \"client-close\"\nseeds = [1]\n").unwrap();
         assert_eq!(p.scenario, "client-close");
+        assert!(err("scenario = \"my.toml\"\nseeds = [1]\n").contains("dir/my.toml: no such file"));
+        assert!(err("scenario = \"mine\"\nseeds = [1]\n").contains("unknown scenario `mine`"));
     }
 
     #[test]
