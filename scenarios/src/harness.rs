@@ -1184,7 +1184,8 @@ impl<'a> World<'a> {
             peak_time_wait: t.peak_time_wait,
             peak_ports_in_use: t.peak_ports,
             syn_cookies_sent: counters(|c| c.syn_cookies_sent),
-            listen_drops: counters(|c| c.listen_drops),
+            // Linux's ListenDrops: SYNs dropped at a full SYN queue or accept queue.
+            listen_drops: counters(|c| c.listen_drops + c.syn_drops),
         };
         Results { summary, states }
     }

@@ -247,8 +247,11 @@ fn simultaneous_close_goes_through_closing_on_both_sides() {
 fn syn_flood_is_bounded_by_the_backlog_and_cookies_serve_clients() {
     let r = run("syn-flood", &[], false);
     let syn_rcvd = r.state("server", "SYN_RCVD").peak;
+    // Linux drops or cookies a SYN when the queue length *exceeds* the limit, so the
+    // queue holds up to backlog + 1; a cookie's child passes through SYN_RCVD for an
+    // instant on its way to ESTABLISHED (+1).
     assert!(
-        syn_rcvd <= 129,
+        syn_rcvd <= 128 + 2,
         "SYN_RCVD peak {syn_rcvd} above the backlog 128"
     );
     assert!(
@@ -266,10 +269,11 @@ fn syn_flood_is_bounded_by_the_backlog_and_cookies_serve_clients() {
     let no = run("syn-flood", &["group.server.tcp.syncookies=0"], false);
     assert_eq!(no.summary.syn_cookies_sent, 0);
     assert!(no.summary.listen_drops > 0, "{:?}", no.summary);
+    // The SYN queue stays full while the flood lasts, so real clients' SYNs are
+    // dropped and they connect only after SYN retransmissions (1 s, 3 s, ...).
     assert!(
-        no.summary.connect_p99_s.is_none_or(|p| p > 1.0)
-            && no.summary.completed < no.summary.attempted,
-        "without cookies clients must retry or fail: {:?}",
+        no.summary.connect_p50_s.is_some_and(|p| p > 1.0),
+        "without cookies clients must wait for SYN retries: {:?}",
         no.summary
     );
 }
