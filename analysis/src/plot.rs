@@ -139,15 +139,17 @@ fn series_color(i: usize) -> RGBColor {
     COLORS[i % COLORS.len()]
 }
 
-/// Builds a chart with a title, axis titles and a light grid. The y range gets 30 %
-/// headroom so that the legend in the upper right does not hide data.
+/// Builds a chart with a title. The y range gets headroom for the legend's
+/// entries, so that the legend in the upper right does not hide data.
 fn cartesian<'a, DB: DrawingBackend, X: AsRangedCoord<Value = f64>>(
     root: &'a DrawingArea<DB, Shift>,
     title: &str,
     x: X,
     y_max: f64,
+    legend_entries: usize,
 ) -> Result<Chart2d<'a, DB, X::CoordDescType>, DrawingAreaErrorKind<DB::ErrorType>> {
-    let y_top = if y_max > 0.0 { y_max * 1.3 } else { 1.0 };
+    let headroom = 1.1 + 0.07 * legend_entries as f64;
+    let y_top = if y_max > 0.0 { y_max * headroom } else { 1.0 };
     ChartBuilder::on(root)
         .caption(title, ("sans-serif", 28))
         .margin(20)
@@ -160,12 +162,26 @@ fn mesh<DB: DrawingBackend, X: Ranged<ValueType = f64> + ValueFormatter<f64>>(
     chart: &mut Chart2d<'_, DB, X>,
     x_desc: &str,
     y_desc: &str,
+    x_labels: &[String],
 ) -> DrawResult<DB> {
+    // Categorical x: the label at each integer position, nothing between.
+    let x_format = |v: &f64| {
+        if x_labels.is_empty() {
+            fmt_num(*v)
+        } else if (v - v.round()).abs() < 1e-9 && v.round() >= 0.0 {
+            x_labels
+                .get(v.round() as usize)
+                .cloned()
+                .unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
     chart
         .configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_desc)
-        .x_label_formatter(&|v| fmt_num(*v))
+        .x_label_formatter(&x_format)
         .y_label_formatter(&|v| fmt_num(*v))
         .axis_desc_style(("sans-serif", 22))
         .label_style(("sans-serif", 17))
@@ -242,8 +258,9 @@ impl Chart for StackedStates {
             &format!("Sockets per state over time: group {}", self.group),
             time_range(self.times.iter().copied()),
             y_max,
+            self.layers.len(),
         )?;
-        mesh(&mut chart, "simulated time (s)", "sockets (stacked)")?;
+        mesh(&mut chart, "simulated time (s)", "sockets (stacked)", &[])?;
         // Top layer first, so each lower layer paints over the part it owns.
         for (i, (state, _)) in self.layers.iter().enumerate().rev() {
             let color = state_color(state);
@@ -289,8 +306,14 @@ impl Chart for TimeWaitChart {
             "TIME_WAIT sockets against close rate × time_wait",
             x,
             y_max,
+            2 * self.series.len() + usize::from(self.window.is_some()),
         )?;
-        mesh(&mut chart, "simulated time (s)", "sockets in TIME_WAIT")?;
+        mesh(
+            &mut chart,
+            "simulated time (s)",
+            "sockets in TIME_WAIT",
+            &[],
+        )?;
         if let Some((start, end)) = self.window {
             let shade = RGBColor(120, 120, 120).mix(0.12);
             chart
@@ -346,11 +369,18 @@ impl Chart for MemoryChart {
             .fold(0.0, f64::max);
         let (per, unit) = byte_unit(max);
         let x = time_range(self.series.iter().flat_map(|(_, s)| s.iter().map(|p| p.0)));
-        let mut chart = cartesian(root, "Modelled kernel memory of sockets", x, max / per)?;
+        let mut chart = cartesian(
+            root,
+            "Modelled kernel memory of sockets",
+            x,
+            max / per,
+            self.series.len(),
+        )?;
         mesh(
             &mut chart,
             "simulated time (s)",
             &format!("memory ({unit})"),
+            &[],
         )?;
         for (i, (label, samples)) in self.series.iter().enumerate() {
             let style = series_color(i).stroke_width(3);
@@ -392,7 +422,12 @@ impl LatencyCdf {
             .x_label_area_size(60)
             .y_label_area_size(90)
             .build_cartesian_2d(x, 0.0..1.02)?;
-        mesh(&mut chart, x_desc, "fraction of established connections")?;
+        mesh(
+            &mut chart,
+            x_desc,
+            "fraction of established connections",
+            &[],
+        )?;
         for (i, (group, xs)) in self.series.iter().enumerate() {
             let n = xs.len() as f64;
             // A step function: the fraction jumps at each observation.
@@ -546,7 +581,9 @@ struct SweepChart {
     metric: String,
     param: String,
     x_desc: String,
-    /// (label of the other parameters, points (x, mean, ci_low, ci_high) by x)
+    /// For a parameter whose values are not numbers: the value shown at x = i.
+    x_labels: Vec<String>,
+    /// (label of the other parameters, points by x)
     series: Vec<(String, Vec<CiPoint>)>,
 }
 
@@ -563,7 +600,11 @@ impl Chart for SweepChart {
         let points = || self.series.iter().flat_map(|(_, p)| p.iter());
         let y_max = points().map(|p| p.3.max(p.1)).fold(0.0, f64::max);
         let x = time_range(points().map(|p| p.0));
-        let (x, pad) = (x.clone(), (x.end - x.start) * 0.05);
+        let pad = if self.x_labels.is_empty() {
+            (x.end - x.start) * 0.05
+        } else {
+            0.5
+        };
         let mut chart = cartesian(
             root,
             &format!(
@@ -572,37 +613,60 @@ impl Chart for SweepChart {
             ),
             x.start - pad..x.end + pad,
             y_max,
+            self.series.len(),
         )?;
-        mesh(&mut chart, &self.x_desc, &metric_desc(&self.metric))?;
+        mesh(
+            &mut chart,
+            &self.x_desc,
+            &metric_desc(&self.metric),
+            &self.x_labels,
+        )?;
+        let n = self.series.len() as f64;
         for (i, (label, pts)) in self.series.iter().enumerate() {
             let color = series_color(i);
-            let band: Vec<(f64, f64)> = pts
-                .iter()
-                .map(|p| (p.0, p.3))
-                .chain(pts.iter().rev().map(|p| (p.0, p.2)))
-                .collect();
-            chart
-                .draw_series(std::iter::once(Polygon::new(band, color.mix(0.2).filled())))?
-                .label(format!(
-                    "95 % CI{}",
-                    if label.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({label})")
-                    }
-                ))
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 7), (x + 16, y + 7)], color.mix(0.2).filled())
-                });
             let style = color.stroke_width(3);
-            chart
-                .draw_series(LineSeries::new(pts.iter().map(|p| (p.0, p.1)), style).point_size(5))?
-                .label(if label.is_empty() {
-                    "mean".to_string()
-                } else {
-                    format!("mean ({label})")
-                })
-                .legend(stroke(style));
+            if self.x_labels.is_empty() {
+                // Numeric x: a line through the means inside a shaded 95 % CI band.
+                let band: Vec<(f64, f64)> = pts
+                    .iter()
+                    .map(|p| (p.0, p.3))
+                    .chain(pts.iter().rev().map(|p| (p.0, p.2)))
+                    .collect();
+                chart.draw_series(std::iter::once(Polygon::new(band, color.mix(0.2).filled())))?;
+                chart
+                    .draw_series(
+                        LineSeries::new(pts.iter().map(|p| (p.0, p.1)), style).point_size(5),
+                    )?
+                    .label(if label.is_empty() {
+                        "mean (band: 95 % CI)".to_string()
+                    } else {
+                        format!("{label}: mean (band: 95 % CI)")
+                    })
+                    .legend(move |(x, y)| {
+                        EmptyElement::at((x, y))
+                            + Rectangle::new([(0, -7), (20, 7)], color.mix(0.2).filled())
+                            + PathElement::new(vec![(0, 0), (20, 0)], style)
+                    });
+            } else {
+                // Categorical x: no line between categories; the mean with a 95 % CI
+                // error bar, series side by side around each category.
+                let shift = (i as f64 - (n - 1.0) / 2.0) * 0.12;
+                chart
+                    .draw_series(
+                        pts.iter()
+                            .map(|p| ErrorBar::new_vertical(p.0 + shift, p.2, p.1, p.3, style, 14)),
+                    )?
+                    .label(if label.is_empty() {
+                        "mean and 95 % CI".to_string()
+                    } else {
+                        format!("{label}: mean and 95 % CI")
+                    })
+                    .legend(stroke(style));
+                chart.draw_series(
+                    pts.iter()
+                        .map(|p| Circle::new((p.0 + shift, p.1), 5, color.filled())),
+                )?;
+            }
         }
         legend(&mut chart, SeriesLabelPosition::UpperRight)
     }
@@ -647,7 +711,40 @@ fn param_number(value: &str) -> Option<(f64, bool)> {
         .or_else(|| parse_duration_s(value).map(|v| (v, true)))
 }
 
-/// Writes one chart per (chosen metric, numeric swept parameter) into `dir`.
+/// The x position of each point on a parameter's axis, the axis title and, for a
+/// parameter that is not numeric (e.g. `workload.closer`), the value at each
+/// position (distinct values in order of first appearance).
+fn param_axis(param: &str, values: &[&str]) -> (Vec<f64>, String, Vec<String>) {
+    let numbers: Option<Vec<(f64, bool)>> = values.iter().map(|v| param_number(v)).collect();
+    match numbers {
+        Some(xs) => {
+            let desc = if xs.iter().any(|x| x.1) {
+                format!("{param} (s)")
+            } else {
+                param_desc(param)
+            };
+            (xs.into_iter().map(|x| x.0).collect(), desc, Vec::new())
+        }
+        None => {
+            let mut labels: Vec<String> = Vec::new();
+            let xs = values
+                .iter()
+                .map(|v| {
+                    let i = labels.iter().position(|l| l == v).unwrap_or_else(|| {
+                        labels.push(v.to_string());
+                        labels.len() - 1
+                    });
+                    i as f64
+                })
+                .collect();
+            (xs, param.to_string(), labels)
+        }
+    }
+}
+
+/// Writes one chart per (chosen metric, swept parameter) into `dir`: the metric's
+/// mean over seeds against the parameter, one series per combination of the
+/// other parameters.
 pub fn sweep_plots(
     table: &SweepTable,
     stats: &[PointStats],
@@ -655,35 +752,28 @@ pub fn sweep_plots(
 ) -> Result<Vec<PathBuf>, ReportError> {
     let mut written = Vec::new();
     for (pi, param) in table.params.iter().enumerate() {
-        let xs: Option<Vec<(f64, bool)>> =
-            stats.iter().map(|p| param_number(&p.point[pi])).collect();
-        let Some(xs) = xs else { continue };
-        let x_desc = if xs.iter().any(|x| x.1) {
-            format!("{param} (s)")
-        } else {
-            param_desc(param)
-        };
+        let values: Vec<&str> = stats.iter().map(|p| p.point[pi].as_str()).collect();
+        let (xs, x_desc, x_labels) = param_axis(param, &values);
+        let other_params: Vec<String> = table
+            .params
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != pi)
+            .map(|(_, v)| v.clone())
+            .collect();
         for metric in SWEEP_METRICS
             .iter()
             .filter(|m| table.metrics.iter().any(|t| t == *m))
         {
-            // Series: one per combination of the other parameters.
             let mut series: Vec<(String, Vec<CiPoint>)> = Vec::new();
             let mut any_nonzero = false;
-            for (p, &(x, _)) in stats.iter().zip(&xs) {
+            for (p, &x) in stats.iter().zip(&xs) {
                 let Some((_, iv)) = p.metrics.iter().find(|(m, _)| m == metric) else {
                     continue;
                 };
                 any_nonzero |= iv.mean != 0.0;
                 let others: Vec<String> = p
                     .point
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| *i != pi)
-                    .map(|(_, v)| v.clone())
-                    .collect();
-                let other_params: Vec<String> = table
-                    .params
                     .iter()
                     .enumerate()
                     .filter(|(i, _)| *i != pi)
@@ -711,6 +801,7 @@ pub fn sweep_plots(
                 metric: metric.to_string(),
                 param: param.clone(),
                 x_desc: x_desc.clone(),
+                x_labels: x_labels.clone(),
                 series,
             };
             written.extend(save(&chart, dir)?);

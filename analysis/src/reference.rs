@@ -32,11 +32,13 @@ pub const EXACT_TOLERANCE: f64 = 0.01;
 pub const STOCHASTIC_TOLERANCE: f64 = 0.10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// Serialized as in the table and the CSV: `ok`, `FLAG`, `n/a`.
 pub enum Status {
     /// Within tolerance.
+    #[serde(rename = "ok")]
     Ok,
     /// Outside tolerance: a mis-configured scenario or a model error.
+    #[serde(rename = "FLAG")]
     Flag,
     /// Not applicable: a key or a measurement is missing (see the note).
     #[serde(rename = "n/a")]

@@ -27,6 +27,19 @@ fn render(dir: &Path) -> Vec<PathBuf> {
     report(&opts, &mut Vec::new()).unwrap()
 }
 
+/// The trimmed contents of an SVG's `<text>` elements.
+fn svg_texts(doc: &roxmltree::Document) -> Vec<String> {
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text().map(|t| t.trim().to_string()))
+        .collect()
+}
+
+fn texts_of(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    svg_texts(&roxmltree::Document::parse(&text).unwrap())
+}
+
 fn check_files(written: &[PathBuf], dir: &Path, stems: &[&str]) {
     let plots = dir.join("plots");
     let mut expected: Vec<PathBuf> = Vec::new();
@@ -61,12 +74,21 @@ fn check_files(written: &[PathBuf], dir: &Path, stems: &[&str]) {
             let doc = roxmltree::Document::parse(&text)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert_eq!(doc.root_element().tag_name().name(), "svg");
-            // Text is drawn (axis titles), not dropped for lack of a font.
+            // Text is drawn (title, axis titles, ticks), not dropped for lack of a
+            // font: the chart title and an axis title with a unit are there.
+            let texts = svg_texts(&doc);
             assert!(
-                text.contains("simulated time (s)")
-                    || text.contains("connect latency")
-                    || text.contains("workload.rate"),
-                "{} has no axis title",
+                texts.iter().any(|t| t.contains(" vs ")
+                    || t.contains("over time")
+                    || t.contains("CDF")
+                    || t.contains("TIME_WAIT sockets")
+                    || t.contains("memory")),
+                "{}: no title in {texts:?}",
+                path.display()
+            );
+            assert!(
+                texts.iter().any(|t| t.ends_with(')') && t.contains(" (")),
+                "{}: no axis title with a unit in {texts:?}",
                 path.display()
             );
         }
@@ -107,8 +129,11 @@ fn lossy_run_plots_render() {
             "connect_cdf",
         ],
     );
-    let svg = std::fs::read_to_string(tmp.path().join("plots/connect_cdf.svg")).unwrap();
-    assert!(svg.contains("log scale"));
+    let texts = texts_of(&tmp.path().join("plots/connect_cdf.svg"));
+    assert!(
+        texts.iter().any(|t| t == "connect latency (s, log scale)"),
+        "{texts:?}"
+    );
 }
 
 #[test]
@@ -126,5 +151,48 @@ fn sweep_plots_render() {
             "sweep_peak_memory_bytes_vs_workload_rate",
             "sweep_connect_p99_s_vs_workload_rate",
         ],
+    );
+}
+
+/// A categorical parameter (workload.closer) gets one tick per value and error
+/// bars; a duration parameter (tcp.time_wait = "30s", "60s") is plotted in
+/// seconds.
+#[test]
+fn sweep_with_categorical_and_duration_parameters() {
+    let tmp = fixture_copy("sweep_closer");
+    let written = render(tmp.path());
+    check_files(
+        &written,
+        tmp.path(),
+        &[
+            "sweep_completed_vs_workload_closer",
+            "sweep_peak_time_wait_vs_workload_closer",
+            "sweep_peak_ports_in_use_vs_workload_closer",
+            "sweep_peak_memory_bytes_vs_workload_closer",
+            "sweep_connect_p99_s_vs_workload_closer",
+            "sweep_completed_vs_tcp_time_wait",
+            "sweep_peak_time_wait_vs_tcp_time_wait",
+            "sweep_peak_ports_in_use_vs_tcp_time_wait",
+            "sweep_peak_memory_bytes_vs_tcp_time_wait",
+            "sweep_connect_p99_s_vs_tcp_time_wait",
+        ],
+    );
+    let closer = texts_of(
+        &tmp.path()
+            .join("plots/sweep_peak_time_wait_vs_workload_closer.svg"),
+    );
+    for label in ["client", "server", "tcp.time_wait=30s: mean and 95 % CI"] {
+        assert!(
+            closer.iter().any(|t| t == label),
+            "{label} not in {closer:?}"
+        );
+    }
+    let tw = texts_of(
+        &tmp.path()
+            .join("plots/sweep_peak_time_wait_vs_tcp_time_wait.svg"),
+    );
+    assert!(
+        tw.iter().any(|t| t == "tcp.time_wait (s)"),
+        "durations are plotted in seconds: {tw:?}"
     );
 }

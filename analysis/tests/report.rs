@@ -183,3 +183,28 @@ fn bad_sweep_cell_names_the_column() {
     let msg = bad_input(tmp.path());
     assert!(msg.contains("sweep.csv: line 2, column `seed`"), "{msg}");
 }
+
+/// A sweep whose `runs/` are present reports the references its runs flag:
+/// here one run directory is the mis-configured run_flagged.
+#[test]
+fn sweep_lists_references_flagged_in_its_runs() {
+    let tmp = copy_fixture("sweep_rate");
+    let run = tmp.path().join("runs/rate1-seed2");
+    std::fs::create_dir_all(&run).unwrap();
+    copy_dir(&fixture("run_flagged"), &run);
+    let (text, _) = run_report(tmp.path(), Format::Table);
+    assert!(
+        text.contains("1 reference(s) flagged in the runs"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "rate1-seed2: time_wait_steady clients TIME_WAIT: measured 60 vs reference 40 sockets"
+        ),
+        "{text}"
+    );
+    let (json, _) = run_report(tmp.path(), Format::Json);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["flagged"][0]["run"], "rate1-seed2");
+    assert_eq!(v["flagged"][0]["reference"]["status"], "FLAG");
+}
