@@ -429,21 +429,45 @@ impl LatencyCdf {
             &[],
         )?;
         for (i, (group, xs)) in self.series.iter().enumerate() {
-            let n = xs.len() as f64;
-            // A step function: the fraction jumps at each observation.
-            let mut points = Vec::with_capacity(2 * xs.len());
-            for (k, &x) in xs.iter().enumerate() {
-                points.push((x, k as f64 / n));
-                points.push((x, (k + 1) as f64 / n));
-            }
             let style = series_color(i).stroke_width(3);
             chart
-                .draw_series(LineSeries::new(points, style))?
+                .draw_series(LineSeries::new(cdf_steps(xs, CDF_MAX_STEPS), style))?
                 .label(format!("{group} (n = {})", xs.len()))
                 .legend(stroke(style));
         }
         legend(&mut chart, SeriesLabelPosition::LowerRight)
     }
+}
+
+/// Most steps drawn per CDF: enough for a smooth curve, small enough that an SVG
+/// of a million connections stays small.
+const CDF_MAX_STEPS: usize = 2000;
+
+/// The empirical CDF of `sorted` as a staircase: at each distinct value the
+/// fraction jumps from the share below it to the share up to it. With more than
+/// `max_steps` distinct values only every k-th is kept (the last one always), so
+/// the staircase is coarser but every drawn point lies on the true CDF.
+fn cdf_steps(sorted: &[f64], max_steps: usize) -> Vec<(f64, f64)> {
+    let n = sorted.len() as f64;
+    // (value, count of observations ≤ value) per distinct value.
+    let mut distinct: Vec<(f64, usize)> = Vec::new();
+    for (k, &x) in sorted.iter().enumerate() {
+        match distinct.last_mut() {
+            Some(last) if last.0 == x => last.1 = k + 1,
+            _ => distinct.push((x, k + 1)),
+        }
+    }
+    let stride = distinct.len().div_ceil(max_steps.max(1)).max(1);
+    let mut points = Vec::with_capacity(2 * (distinct.len() / stride + 1));
+    let mut below = 0;
+    for (i, &(x, upto)) in distinct.iter().enumerate() {
+        if i % stride == stride - 1 || i + 1 == distinct.len() {
+            points.push((x, below as f64 / n));
+            points.push((x, upto as f64 / n));
+            below = upto;
+        }
+    }
+    points
 }
 
 impl Chart for LatencyCdf {
@@ -808,6 +832,36 @@ pub fn sweep_plots(
         }
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cdf_staircase() {
+        let xs = [1.0, 1.0, 2.0, 4.0];
+        assert_eq!(
+            cdf_steps(&xs, 10),
+            [
+                (1.0, 0.0),
+                (1.0, 0.5),
+                (2.0, 0.5),
+                (2.0, 0.75),
+                (4.0, 0.75),
+                (4.0, 1.0)
+            ]
+        );
+        // Thinned to every second distinct value, the last always kept.
+        assert_eq!(
+            cdf_steps(&xs, 2),
+            [(2.0, 0.0), (2.0, 0.75), (4.0, 0.75), (4.0, 1.0)]
+        );
+        let many: Vec<f64> = (0..100_000).map(f64::from).collect();
+        let steps = cdf_steps(&many, CDF_MAX_STEPS);
+        assert!(steps.len() <= 2 * CDF_MAX_STEPS + 2);
+        assert_eq!(steps.last(), Some(&(99_999.0, 1.0)));
+    }
 }
 
 /// A group or key as a file-name part: letters, digits, `-` and `_` kept, the rest `_`.

@@ -403,11 +403,12 @@ fn time_wait_reference(run: &RunData, group: &str) -> Option<Reference> {
             why,
         )
     };
-    let sc = run.scenario.as_ref()?;
     let (start, end) = match steady_window(run, group) {
         Ok(w) => w,
         Err(why) => return Some(na(&why)),
     };
+    // steady_window found both in the scenario.
+    let sc = run.scenario.as_ref()?;
     let time_wait = sc.duration_s(group, "tcp", "time_wait")?;
     let samples: Vec<f64> = run
         .timeseries

@@ -232,11 +232,12 @@ impl RunReport {
         write_table(out, &["counter", "count"], "lr", &rows)?;
         writeln!(
             out,
-            "\nSockets per state (states.csv): peak / time-weighted mean"
+            "\nSockets per state (states.csv; states never occupied omitted): peak / time-weighted mean"
         )?;
+        // States no socket of any group was ever in are left out.
         let mut states: Vec<&str> = Vec::new();
         for st in self.groups.iter().flat_map(|g| &g.states) {
-            if !states.contains(&st.state.as_str()) {
+            if (st.peak > 0 || st.entered > 0) && !states.contains(&st.state.as_str()) {
                 states.push(&st.state);
             }
         }

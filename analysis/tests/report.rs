@@ -208,3 +208,30 @@ fn sweep_lists_references_flagged_in_its_runs() {
     assert_eq!(v["flagged"][0]["run"], "rate1-seed2");
     assert_eq!(v["flagged"][0]["reference"]["status"], "FLAG");
 }
+
+#[test]
+fn unparsable_scenario_toml_is_bad_input_naming_it() {
+    let tmp = copy_fixture("run_basic");
+    std::fs::write(tmp.path().join("scenario.toml"), "[run\nseed = 1\n").unwrap();
+    let msg = bad_input(tmp.path());
+    assert!(msg.contains("scenario.toml"), "{msg}");
+}
+
+/// Without scenario.toml the report still works; the references that need the
+/// configuration say so.
+#[test]
+fn missing_scenario_toml_makes_references_not_applicable() {
+    let tmp = copy_fixture("run_basic");
+    std::fs::remove_file(tmp.path().join("scenario.toml")).unwrap();
+    let (text, _) = run_report(tmp.path(), Format::Table);
+    assert!(
+        text.contains("little"),
+        "Little's law needs only the CSVs: {text}"
+    );
+    assert!(text.contains("no scenario.toml"), "{text}");
+    let tw = text
+        .lines()
+        .find(|l| l.contains("time_wait_steady"))
+        .unwrap();
+    assert!(tw.trim_end().ends_with("n/a"), "{tw}");
+}
