@@ -1,1 +1,178 @@
-fn main() {}
+//! Scheduler benchmarks under the classic hold model: with `n` items pending, one
+//! iteration pops the earliest and pushes one at a random later time, so the queue
+//! size stays `n`. One iteration = one event processed (criterion reports
+//! elements/s = events/s).
+//!
+//! * `hold/quad_heap` — [`EventQueue`] (4-ary heap, lazy cancellation), the
+//!   hot-path queue of [`Sim`].
+//! * `hold/std_binary_heap` — the same events in `std::collections::BinaryHeap`
+//!   (what lazy cancellation would sit on without our own heap).
+//! * `hold/priority_queue` — the `priority-queue` crate's indexed heap holding the
+//!   same events (item = sequence number, priority = reversed key).
+//! * `hold/sim` — the whole [`Sim`] (`schedule` + `step`), as the harness sees it.
+//! * `deadline_hold/{lazy,indexed}` — `n` per-host deadlines: pop the earliest and
+//!   re-arm that host ([`LazyDeadlines`] vs [`IndexedDeadlines`]).
+//! * `deadline_rearm/{lazy,indexed}` — the same plus re-arming one other random
+//!   host per event (a segment arrival re-arms the receiving host's timer), the
+//!   case where lazy cancellation leaves stale entries behind.
+//!
+//! Run: `cargo bench -p sim-core --bench scheduler -- --noplot`
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::hash::BuildHasherDefault;
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use priority_queue::PriorityQueue;
+use sim_core::deadline::IdHasher;
+use sim_core::rng::below;
+use sim_core::{
+    DeadlineSet, EventQueue, Fired, IndexedDeadlines, Key, LazyDeadlines, MasterSeed, Sim,
+    SimDuration, SimTime,
+};
+
+const SIZES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
+/// Random increments, precomputed so the benchmark measures the queue, not the RNG.
+const TABLE: usize = 1 << 16;
+/// Increments are uniform in [0, 1 ms).
+const SPAN: u64 = 1_000_000;
+
+fn increments(name: &str) -> Vec<u64> {
+    let mut rng = MasterSeed(1).stream(name);
+    (0..TABLE).map(|_| below(&mut rng, SPAN)).collect()
+}
+
+/// A cycling cursor over the increment table.
+struct Incs {
+    table: Vec<u64>,
+    i: usize,
+}
+
+impl Incs {
+    fn new(name: &str) -> Self {
+        Incs {
+            table: increments(name),
+            i: 0,
+        }
+    }
+    fn next(&mut self) -> u64 {
+        self.i = (self.i + 1) & (TABLE - 1);
+        self.table[self.i]
+    }
+}
+
+fn key(t: u64, seq: u64) -> Key {
+    Key {
+        time: SimTime::from_nanos(t),
+        seq,
+    }
+}
+
+fn hold(c: &mut Criterion) {
+    let mut g = c.benchmark_group("hold");
+    g.throughput(Throughput::Elements(1));
+    for n in SIZES {
+        g.bench_function(BenchmarkId::new("std_binary_heap", n), |b| {
+            let mut inc = Incs::new("hold");
+            let mut q = BinaryHeap::with_capacity(n);
+            let mut seq = 0u64;
+            for _ in 0..n {
+                q.push(Reverse((key(inc.next(), seq), seq)));
+                seq += 1;
+            }
+            b.iter(|| {
+                let Reverse((k, e)) = q.pop().expect("n pending");
+                q.push(Reverse((
+                    key(k.time.as_nanos() + inc.next(), seq),
+                    black_box(e),
+                )));
+                seq += 1;
+            });
+        });
+        g.bench_function(BenchmarkId::new("quad_heap", n), |b| {
+            let mut inc = Incs::new("hold");
+            let mut q = EventQueue::with_capacity(n);
+            let mut seq = 0u64;
+            for _ in 0..n {
+                q.push(key(inc.next(), seq), seq);
+                seq += 1;
+            }
+            b.iter(|| {
+                let (k, e) = q.pop().expect("n pending");
+                q.push(key(k.time.as_nanos() + inc.next(), seq), black_box(e));
+                seq += 1;
+            });
+        });
+        g.bench_function(BenchmarkId::new("priority_queue", n), |b| {
+            let mut inc = Incs::new("hold");
+            let mut q: PriorityQueue<u64, Reverse<Key>, BuildHasherDefault<IdHasher>> =
+                PriorityQueue::with_capacity_and_default_hasher(n);
+            let mut seq = 0u64;
+            for _ in 0..n {
+                q.push(seq, Reverse(key(inc.next(), seq)));
+                seq += 1;
+            }
+            b.iter(|| {
+                let (e, Reverse(k)) = q.pop().expect("n pending");
+                black_box(e);
+                q.push(seq, Reverse(key(k.time.as_nanos() + inc.next(), seq)));
+                seq += 1;
+            });
+        });
+        g.bench_function(BenchmarkId::new("sim", n), |b| {
+            let mut inc = Incs::new("hold");
+            let mut sim: Sim<u64> = Sim::new();
+            for i in 0..n as u64 {
+                sim.schedule(SimTime::from_nanos(inc.next()), i).unwrap();
+            }
+            b.iter(|| {
+                let Some(Fired::Event(e)) = sim.step() else {
+                    unreachable!("only events are scheduled")
+                };
+                sim.schedule_in(SimDuration::from_nanos(inc.next()), black_box(e));
+            });
+        });
+    }
+    g.finish();
+}
+
+/// Pops the earliest deadline, re-arms its host, and optionally re-arms one other.
+fn deadline_bench<D: DeadlineSet>(c: &mut Criterion, group: &str, name: &str, also_other: bool) {
+    let mut g = c.benchmark_group(group);
+    g.throughput(Throughput::Elements(1));
+    for n in SIZES {
+        g.bench_function(BenchmarkId::new(name, n), |b| {
+            let mut inc = Incs::new("deadline");
+            let mut hosts = Incs::new("hosts");
+            let mut d = D::default();
+            let mut seq = 0u64;
+            for id in 0..n {
+                d.set(id, key(inc.next(), seq));
+                seq += 1;
+            }
+            b.iter(|| {
+                let (k, id) = d.pop().expect("n armed");
+                let now = k.time.as_nanos();
+                d.set(id, key(now + inc.next(), seq));
+                seq += 1;
+                if also_other {
+                    let other = (hosts.next() as usize * n) / SPAN as usize;
+                    d.set(other, key(now + inc.next(), seq));
+                    seq += 1;
+                }
+            });
+        });
+    }
+    g.finish();
+}
+
+fn deadlines(c: &mut Criterion) {
+    deadline_bench::<LazyDeadlines>(c, "deadline_hold", "lazy", false);
+    deadline_bench::<IndexedDeadlines>(c, "deadline_hold", "indexed", false);
+    deadline_bench::<LazyDeadlines>(c, "deadline_rearm", "lazy", true);
+    deadline_bench::<IndexedDeadlines>(c, "deadline_rearm", "indexed", true);
+}
+
+criterion_group!(benches, hold, deadlines);
+criterion_main!(benches);

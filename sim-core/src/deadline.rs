@@ -7,7 +7,7 @@
 //! structure holding these deadlines is on the hot path. Two designs are provided
 //! behind [`DeadlineSet`]:
 //!
-//! * [`LazyDeadlines`]: a `BinaryHeap` plus the armed key per id; re-arming pushes
+//! * [`LazyDeadlines`]: a min-heap ([`QuadHeap`]) plus the armed key per id; re-arming pushes
 //!   a new entry and the old one becomes stale, skipped when it reaches the top
 //!   (a generation check). The heap is compacted when stale entries outnumber live
 //!   ones, so memory stays O(ids).
@@ -19,11 +19,11 @@
 //! which [`crate::Sim`] uses by default.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use priority_queue::PriorityQueue;
 
+use crate::heap::QuadHeap;
 use crate::queue::Key;
 
 /// The deadline set [`crate::Sim`] uses by default: the faster design in
@@ -53,10 +53,10 @@ pub trait DeadlineSet: Default {
 /// Sequence number marking "no deadline armed" in [`LazyDeadlines::armed`].
 const DISARMED: u64 = u64::MAX;
 
-/// A `BinaryHeap` with lazy cancellation: see the module docs.
+/// A min-heap with lazy cancellation: see the module docs.
 #[derive(Default)]
 pub struct LazyDeadlines {
-    heap: BinaryHeap<Reverse<(Key, usize)>>,
+    heap: QuadHeap<(Key, usize)>,
     /// The armed key per id; `seq == DISARMED` when none.
     armed: Vec<Key>,
     live: usize,
@@ -69,7 +69,10 @@ impl LazyDeadlines {
 
     /// Restores "the heap top, if any, is current" and bounds the stale entries.
     fn tidy(&mut self) {
-        while let Some(&Reverse((key, id))) = self.heap.peek() {
+        if self.heap.len() == self.live {
+            return; // no stale entries
+        }
+        while let Some((key, id)) = self.heap.peek() {
             if self.is_current(key, id) {
                 break;
             }
@@ -79,8 +82,7 @@ impl LazyDeadlines {
         // entries accumulated, so its amortized cost per re-arm is O(1).
         if self.heap.len() > 2 * self.live + 64 {
             let armed = &self.armed;
-            self.heap
-                .retain(|&Reverse((key, id))| armed[id].seq == key.seq);
+            self.heap.retain(|&(key, id)| armed[id].seq == key.seq);
         }
     }
 }
@@ -98,7 +100,7 @@ impl DeadlineSet for LazyDeadlines {
             self.live += 1;
         }
         self.armed[id] = key;
-        self.heap.push(Reverse((key, id)));
+        self.heap.push((key, id));
         self.tidy();
     }
 
@@ -119,11 +121,11 @@ impl DeadlineSet for LazyDeadlines {
     }
 
     fn peek(&self) -> Option<(Key, usize)> {
-        self.heap.peek().map(|r| r.0)
+        self.heap.peek()
     }
 
     fn pop(&mut self) -> Option<(Key, usize)> {
-        let Reverse((key, id)) = self.heap.pop()?;
+        let (key, id) = self.heap.pop()?;
         self.armed[id].seq = DISARMED;
         self.live -= 1;
         self.tidy();

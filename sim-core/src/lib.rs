@@ -1,6 +1,7 @@
 //! sim-core: the discrete-event engine of tcpsim. It knows nothing of TCP.
 
 pub mod deadline;
+pub mod heap;
 pub mod link;
 pub mod queue;
 pub mod rng;

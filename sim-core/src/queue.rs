@@ -1,5 +1,5 @@
-//! The pending-event queue: a binary min-heap keyed by [`Key`] = (time, insertion
-//! sequence), with lazy cancellation through [`EventKey`] handles.
+//! The pending-event queue: a min-heap ([`QuadHeap`], 4-ary) keyed by [`Key`] =
+//! (time, insertion sequence), with lazy cancellation through [`EventKey`] handles.
 //!
 //! Ties in time are broken by the insertion sequence number, so events scheduled for
 //! the same instant run first-in first-out and every run is reproducible (the same
@@ -11,20 +11,42 @@
 //! [`EventQueue::push`] events pay nothing for cancellation.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 
+use crate::heap::QuadHeap;
 use crate::time::SimTime;
 
 /// The total order of pending events: by time, then by insertion sequence number.
 ///
 /// `seq` is unique per scheduler, so no two pending events compare equal and the
 /// order never depends on heap internals.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Key {
     /// When the event fires.
     pub time: SimTime,
     /// Insertion sequence number: earlier insertions fire first at equal times.
     pub seq: u64,
+}
+
+impl Key {
+    /// `(time, seq)` as one integer, so comparing keys is a single branch-free
+    /// 128-bit comparison (the same order as comparing the pair).
+    #[inline]
+    fn packed(self) -> u128 {
+        (u128::from(self.time.as_nanos()) << 64) | u128::from(self.seq)
+    }
+}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Key {
+    /// By time, then by sequence number.
+    #[inline]
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.packed().cmp(&other.packed())
+    }
 }
 
 /// Handle to a cancellable pending event, returned by
@@ -46,42 +68,46 @@ impl EventKey {
     }
 }
 
-/// Slot index meaning "this entry cannot be cancelled".
-const NO_SLOT: u32 = u32::MAX;
 /// Slot content meaning "no live event here".
 const VACANT: u64 = u64::MAX;
 
-struct Entry<E> {
+/// What the heap holds: the key, and the slab slot holding the payload. Small and
+/// `Copy`, so sifting never moves payloads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Entry {
     key: Key,
     slot: u32,
-    event: E,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
-}
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
+impl PartialOrd for Entry {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl<E> Ord for Entry<E> {
-    /// Reversed, so that `BinaryHeap` (a max-heap) pops the earliest key first.
+impl Ord for Entry {
+    /// By key only: keys are unique, so `slot` never decides.
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
-        other.key.cmp(&self.key)
+        self.key.cmp(&other.key)
     }
+}
+
+/// A payload slot: the `seq` of the live event in it (the generation check for
+/// cancellation and stale heap entries), or `VACANT`.
+struct Slot<E> {
+    seq: u64,
+    event: Option<E>,
 }
 
 /// A min-heap of events of payload type `E`, ordered by [`Key`], with lazy
 /// cancellation. The caller supplies the keys (see [`crate::Sim`], which hands out
 /// sequence numbers); keys must be unique.
+///
+/// Payloads live in a slab whose vacant slots are reused last-freed-first (so the
+/// slots in use stay few and cache-warm); the heap holds only keys and slot indices.
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Entry<E>>,
-    /// For each cancellation slot, the `seq` of the live event holding it, or `VACANT`.
-    slots: Vec<u64>,
+    heap: QuadHeap<Entry>,
+    slots: Vec<Slot<E>>,
     /// Vacant slot indices available for reuse.
     free: Vec<u32>,
     /// Heap entries whose event was cancelled but which are still in the heap.
@@ -103,8 +129,8 @@ impl<E> EventQueue<E> {
     /// An empty queue with room for `n` events before reallocating.
     pub fn with_capacity(n: usize) -> Self {
         EventQueue {
-            heap: BinaryHeap::with_capacity(n),
-            slots: Vec::new(),
+            heap: QuadHeap::with_capacity(n),
+            slots: Vec::with_capacity(n),
             free: Vec::new(),
             stale: 0,
         }
@@ -120,41 +146,49 @@ impl<E> EventQueue<E> {
         self.len() == 0
     }
 
-    /// Adds an event that cannot be cancelled.
+    fn store(&mut self, key: Key, event: E) -> u32 {
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = Slot {
+                    seq: key.seq,
+                    event: Some(event),
+                };
+                s
+            }
+            None => {
+                let s = u32::try_from(self.slots.len()).expect("more than 2^32 events pending");
+                self.slots.push(Slot {
+                    seq: key.seq,
+                    event: Some(event),
+                });
+                s
+            }
+        };
+        self.heap.push(Entry { key, slot });
+        slot
+    }
+
+    /// Adds an event (use [`EventQueue::push_cancellable`] to keep a handle).
     pub fn push(&mut self, key: Key, event: E) {
-        self.heap.push(Entry {
-            key,
-            slot: NO_SLOT,
-            event,
-        });
+        self.store(key, event);
     }
 
     /// Adds an event and returns a handle that can cancel it.
     pub fn push_cancellable(&mut self, key: Key, event: E) -> EventKey {
-        let slot = match self.free.pop() {
-            Some(s) => {
-                self.slots[s as usize] = key.seq;
-                s
-            }
-            None => {
-                let s = u32::try_from(self.slots.len())
-                    .ok()
-                    .filter(|&s| s != NO_SLOT)
-                    .expect("more than 2^32-1 cancellable events pending");
-                self.slots.push(key.seq);
-                s
-            }
-        };
-        self.heap.push(Entry { key, slot, event });
+        let slot = self.store(key, event);
         EventKey { slot, seq: key.seq }
     }
 
-    /// Cancels a pending event. Returns `true` if it was pending, `false` if it had
-    /// already fired or been cancelled (cancelling twice is harmless).
+    /// Cancels a pending event (its payload is dropped now). Returns `true` if it
+    /// was pending, `false` if it had already fired or been cancelled (cancelling
+    /// twice is harmless).
     pub fn cancel(&mut self, handle: EventKey) -> bool {
         match self.slots.get_mut(handle.slot as usize) {
-            Some(s) if *s == handle.seq => {
-                *s = VACANT;
+            Some(s) if s.seq == handle.seq => {
+                *s = Slot {
+                    seq: VACANT,
+                    event: None,
+                };
                 self.free.push(handle.slot);
                 self.stale += 1;
                 self.purge_top();
@@ -172,12 +206,12 @@ impl<E> EventQueue<E> {
     /// Removes and returns the earliest live event.
     pub fn pop(&mut self) -> Option<(Key, E)> {
         let e = self.heap.pop()?;
-        if e.slot != NO_SLOT {
-            self.slots[e.slot as usize] = VACANT;
-            self.free.push(e.slot);
-        }
+        let s = &mut self.slots[e.slot as usize];
+        s.seq = VACANT;
+        let event = s.event.take().expect("the heap top is always live");
+        self.free.push(e.slot);
         self.purge_top();
-        Some((e.key, e.event))
+        Some((e.key, event))
     }
 
     /// Keeps the invariant "the heap top, if any, is live" so that `peek_key` can
@@ -185,7 +219,7 @@ impl<E> EventQueue<E> {
     fn purge_top(&mut self) {
         while self.stale > 0 {
             match self.heap.peek() {
-                Some(e) if e.slot != NO_SLOT && self.slots[e.slot as usize] != e.key.seq => {
+                Some(e) if self.slots[e.slot as usize].seq != e.key.seq => {
                     self.heap.pop();
                     self.stale -= 1;
                 }
