@@ -834,6 +834,19 @@ pub fn sweep_plots(
     Ok(written)
 }
 
+/// A group or key as a file-name part: letters, digits, `-` and `_` kept, the rest `_`.
+fn file_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -862,17 +875,4 @@ mod tests {
         assert!(steps.len() <= 2 * CDF_MAX_STEPS + 2);
         assert_eq!(steps.last(), Some(&(99_999.0, 1.0)));
     }
-}
-
-/// A group or key as a file-name part: letters, digits, `-` and `_` kept, the rest `_`.
-fn file_safe(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
