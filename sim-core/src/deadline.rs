@@ -242,6 +242,36 @@ mod tests {
     }
 
     #[test]
+    fn both_designs_agree_under_random_rearming() {
+        use crate::rng::{MasterSeed, below};
+        let mut rng = MasterSeed(5).stream("deadline-model");
+        let (mut lazy, mut indexed) = (LazyDeadlines::default(), IndexedDeadlines::default());
+        let (mut now, mut seq) = (0u64, 0u64);
+        for _ in 0..50_000 {
+            let id = below(&mut rng, 50) as usize;
+            match below(&mut rng, 6) {
+                0..=2 => {
+                    let key = k(now + below(&mut rng, 8), seq);
+                    seq += 1;
+                    lazy.set(id, key);
+                    indexed.set(id, key);
+                }
+                3 => assert_eq!(lazy.clear(id), indexed.clear(id)),
+                _ => {
+                    let got = lazy.pop();
+                    assert_eq!(got, indexed.pop());
+                    if let Some((key, _)) = got {
+                        now = key.time.as_nanos();
+                    }
+                }
+            }
+            assert_eq!(lazy.len(), indexed.len());
+            assert_eq!(lazy.peek(), indexed.peek());
+            assert_eq!(lazy.get(id), indexed.get(id));
+        }
+    }
+
+    #[test]
     fn lazy_heap_stays_bounded_under_constant_rearming() {
         let mut d = LazyDeadlines::default();
         for seq in 0..100_000u64 {

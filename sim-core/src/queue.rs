@@ -276,6 +276,48 @@ mod tests {
     }
 
     #[test]
+    fn random_operations_match_an_ordered_map_model() {
+        use crate::rng::{MasterSeed, below};
+        use std::collections::BTreeMap;
+        let mut rng = MasterSeed(11).stream("queue-model");
+        let mut q = EventQueue::new();
+        let mut model: BTreeMap<Key, u64> = BTreeMap::new();
+        let mut handles: Vec<EventKey> = Vec::new();
+        let (mut now, mut seq) = (0u64, 0u64);
+        for _ in 0..50_000 {
+            match below(&mut rng, 10) {
+                0..=3 => {
+                    // Few distinct times, so FIFO ties are exercised constantly.
+                    let key = k(now + below(&mut rng, 4), seq);
+                    if below(&mut rng, 2) == 0 {
+                        handles.push(q.push_cancellable(key, seq));
+                    } else {
+                        q.push(key, seq);
+                    }
+                    model.insert(key, seq);
+                    seq += 1;
+                }
+                4 | 5 if !handles.is_empty() => {
+                    let h = handles.swap_remove(below(&mut rng, handles.len() as u64) as usize);
+                    let was_pending = model.keys().any(|key| key.seq == h.seq());
+                    assert_eq!(q.cancel(h), was_pending);
+                    model.retain(|key, _| key.seq != h.seq());
+                }
+                _ => {
+                    let got = q.pop();
+                    let want = model.pop_first();
+                    assert_eq!(got, want);
+                    if let Some((key, _)) = got {
+                        now = key.time.as_nanos();
+                    }
+                }
+            }
+            assert_eq!(q.len(), model.len());
+            assert_eq!(q.peek_key(), model.keys().next().copied());
+        }
+    }
+
+    #[test]
     fn cancelling_a_buried_event_keeps_len_right() {
         let mut q = EventQueue::new();
         q.push(k(1, 0), "first");

@@ -22,18 +22,24 @@ pub struct SimDuration(u64);
 pub struct SimTime(u64);
 
 impl SimDuration {
+    /// No time at all.
     pub const ZERO: SimDuration = SimDuration(0);
+    /// The longest representable span (about 584 years).
     pub const MAX: SimDuration = SimDuration(u64::MAX);
 
+    /// `ns` nanoseconds.
     pub const fn from_nanos(ns: u64) -> Self {
         SimDuration(ns)
     }
+    /// `us` microseconds.
     pub const fn from_micros(us: u64) -> Self {
         SimDuration(us * 1_000)
     }
+    /// `ms` milliseconds.
     pub const fn from_millis(ms: u64) -> Self {
         SimDuration(ms * 1_000_000)
     }
+    /// `s` seconds.
     pub const fn from_secs(s: u64) -> Self {
         SimDuration(s * NANOS_PER_SEC)
     }
@@ -41,18 +47,23 @@ impl SimDuration {
     pub fn from_secs_f64(s: f64) -> Self {
         SimDuration((s * NANOS_PER_SEC as f64).round().max(0.0) as u64)
     }
+    /// The span in nanoseconds.
     pub const fn as_nanos(self) -> u64 {
         self.0
     }
+    /// The span in seconds, for output only (never feed it back into the clock).
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / NANOS_PER_SEC as f64
     }
+    /// True for a zero span.
     pub const fn is_zero(self) -> bool {
         self.0 == 0
     }
+    /// `self + rhs`, saturating at [`SimDuration::MAX`].
     pub const fn saturating_add(self, rhs: SimDuration) -> Self {
         SimDuration(self.0.saturating_add(rhs.0))
     }
+    /// `self - rhs`, or zero if `rhs` is longer.
     pub const fn saturating_sub(self, rhs: SimDuration) -> Self {
         SimDuration(self.0.saturating_sub(rhs.0))
     }
@@ -63,15 +74,20 @@ impl SimDuration {
 }
 
 impl SimTime {
+    /// The start of the run.
     pub const ZERO: SimTime = SimTime(0);
+    /// The last representable instant, used as "never".
     pub const MAX: SimTime = SimTime(u64::MAX);
 
+    /// The instant `ns` nanoseconds after the start of the run.
     pub const fn from_nanos(ns: u64) -> Self {
         SimTime(ns)
     }
+    /// Nanoseconds since the start of the run.
     pub const fn as_nanos(self) -> u64 {
         self.0
     }
+    /// Seconds since the start of the run, for output only.
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / NANOS_PER_SEC as f64
     }
@@ -147,7 +163,9 @@ impl From<SimDuration> for std::time::Duration {
     "invalid duration {input:?}: {reason} (expected e.g. \"200ms\", \"60s\", \"2h\", \"1m 30s\")"
 )]
 pub struct ParseDurationError {
+    /// The rejected input.
     pub input: String,
+    /// What is wrong with it.
     pub reason: String,
 }
 
