@@ -35,7 +35,7 @@ impl SplitMix {
     }
     /// Uniform in `0..n` (n ≤ 2^32; multiply-shift, bias negligible).
     pub fn below(&mut self, n: u32) -> u32 {
-        ((self.next_u64() >> 32) * u64::from(n) >> 32) as u32
+        (((self.next_u64() >> 32) * u64::from(n)) >> 32) as u32
     }
 }
 
@@ -58,6 +58,19 @@ impl Hasher for KeyHasher {
     fn write_u64(&mut self, k: u64) {
         self.0 = mix64(self.0 ^ k);
     }
+    #[inline]
+    fn write_u32(&mut self, k: u32) {
+        self.write_u64(u64::from(k));
+    }
+    #[inline]
+    fn write_u16(&mut self, k: u16) {
+        self.write_u64(u64::from(k));
+    }
 }
 
 pub(crate) type BuildKeyHasher = BuildHasherDefault<KeyHasher>;
+
+/// A hash map used for lookups only: never iterated, so its order cannot reach any
+/// output (DESIGN.md principle 1), and keyed by our own fast hasher.
+#[allow(clippy::disallowed_types)]
+pub(crate) type LookupMap<K, V> = std::collections::HashMap<K, V, BuildKeyHasher>;

@@ -5,13 +5,13 @@
 //! [`Host::poll_timeout`] says when to call [`Host::on_timeout`] next.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use priority_queue::PriorityQueue;
 use sim_core::time::{SimDuration, SimTime};
 
 use crate::config::{CostModel, Errno, IsnPolicy, Linger, TcpConfig};
-use crate::hash::{BuildKeyHasher, SplitMix, keyed};
+use crate::hash::{BuildKeyHasher, LookupMap, SplitMix, keyed};
 use crate::segment::{Addr, ConnId, Flags, Segment, SockAddr};
 use crate::seq::Seq;
 use crate::sock::{Cx, Fate, Io, Sock, record_transition, reset_for};
@@ -86,15 +86,13 @@ pub struct Host {
     rng: SplitMix,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    // Lookup-only (never iterated), so its order cannot reach any output.
-    #[allow(clippy::disallowed_types)]
-    demux: HashMap<u64, u32, BuildKeyHasher>,
+    /// 4-tuple → socket (see [`key`], [`MINI`]).
+    demux: LookupMap<u64, u32>,
     listeners: BTreeMap<u16, Listener>,
     tw: TwTable,
     timers: PriorityQueue<u32, Reverse<(SimTime, u32)>, BuildKeyHasher>,
-    /// Sockets (full or mini) per local ephemeral port. Lookup-only.
-    #[allow(clippy::disallowed_types)]
-    ports: HashMap<u16, u32, BuildKeyHasher>,
+    /// Sockets (full or mini) per local ephemeral port.
+    ports: LookupMap<u16, u32>,
     perturb: Vec<u32>,
     io: Io,
 }
@@ -118,11 +116,11 @@ impl Host {
             rng: SplitMix::new(secret ^ 0x726e67),
             slots: Vec::new(),
             free: Vec::new(),
-            demux: HashMap::default(),
+            demux: LookupMap::default(),
             listeners: BTreeMap::new(),
             tw: TwTable::default(),
             timers: PriorityQueue::with_default_hasher(),
-            ports: HashMap::default(),
+            ports: LookupMap::default(),
             perturb: Vec::new(),
             io: Io::default(),
         }
@@ -217,8 +215,8 @@ impl Host {
                 }
             },
             Fate::Dead => self.free_full(now, idx, stats),
-            Fate::TimeWait(cause) => self.to_mini(now, idx, None, Some(cause), stats),
-            Fate::FinWait2Mini(tmo) => self.to_mini(now, idx, Some(tmo), None, stats),
+            Fate::TimeWait(cause) => self.make_mini(now, idx, None, Some(cause), stats),
+            Fate::FinWait2Mini(tmo) => self.make_mini(now, idx, Some(tmo), None, stats),
         }
     }
 
@@ -243,7 +241,7 @@ impl Host {
     /// TIME_WAIT (entered for `cause`) or an orphan's FIN_WAIT_2 (for `fin_wait2`)
     /// as a mini-socket, unless `tcp_max_tw_buckets` is reached (then CLOSED,
     /// `TCPTimeWaitOverflow`).
-    fn to_mini(
+    fn make_mini(
         &mut self,
         now: SimTime,
         idx: u32,

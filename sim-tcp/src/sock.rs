@@ -579,7 +579,7 @@ impl Sock {
         if let Some(n) = linger {
             self.linger_at = Some(cx.now + n);
         }
-        let fate = if self.rcv_unread > 0 {
+        if self.rcv_unread > 0 {
             // RFC 9293 SHLD-3 / RFC 2525 §2.17; checked before SO_LINGER (Linux).
             self.abort(cx, true, Cause::CloseUnread)
         } else if abort {
@@ -611,8 +611,7 @@ impl Sock {
             } else {
                 self.orphaned(cx)
             }
-        };
-        fate
+        }
     }
 
     /// A lingering close() returns (FIN acknowledged, time-out, or reset); the

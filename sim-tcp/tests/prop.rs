@@ -160,8 +160,8 @@ proptest! {
         for (_, id, _, e) in p.events[1].iter() {
             if matches!(e, AppEvent::Accepted { .. }) && !socks[1].contains(id) { socks[1].push(*id); }
         }
-        for who in 0..2 {
-            for id in socks[who].clone() {
+        for (who, list) in socks.iter().enumerate() {
+            for &id in list {
                 p.call(who, |h, now, st| { h.read(now, id, st); h.close(now, id, Linger::Off, st) });
             }
         }
