@@ -792,6 +792,21 @@ impl Host {
         self.slots.len() - self.free.len()
     }
 
-    /// Simulator bytes of one mini-socket object (without table overheads).
-    pub const MINI_SOCKET_BYTES: usize = TwTable::OBJECT_BYTES;
+    /// Estimated heap bytes of this host's tables (socket slab, mini-sockets,
+    /// expiry queues, demultiplexing and port maps, timer queue): the simulator's
+    /// own memory, not the modelled kernel memory in [`Stats::memory`]. Hash tables
+    /// are counted as `capacity × 8/7` buckets of entry + control byte.
+    pub fn heap_bytes(&self) -> usize {
+        fn table<K, V>(cap: usize) -> usize {
+            cap * 8 / 7 * (std::mem::size_of::<(K, V)>() + 1)
+        }
+        self.slots.capacity() * std::mem::size_of::<Slot>()
+            + self.free.capacity() * 4
+            + self.tw.heap_bytes()
+            + table::<u64, u32>(self.demux.capacity())
+            + table::<u16, u32>(self.ports.capacity())
+            // PriorityQueue: an IndexMap entry (hash, key, priority) plus two indices.
+            + self.timers.capacity() * (8 + 4 + std::mem::size_of::<Reverse<(SimTime, u32)>>() + 8 + 8)
+            + self.perturb.capacity() * 4
+    }
 }

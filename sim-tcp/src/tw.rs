@@ -202,10 +202,15 @@ struct Expiry {
     tag: u32,
 }
 
+/// Mini-sockets are stored in chunks of this many, each allocated exactly, so the
+/// table never holds more than one chunk of slack (a doubling `Vec` would hold up
+/// to 2×).
+const CHUNK: usize = 4096;
+
 /// All mini-sockets of a host.
 #[derive(Default)]
 pub(crate) struct TwTable {
-    socks: Vec<TwSock>,
+    chunks: Vec<Vec<TwSock>>,
     free: Vec<u32>,
     /// TIME_WAIT expiries, in order (all have the same length).
     fifo: VecDeque<Expiry>,
@@ -218,11 +223,20 @@ pub(crate) struct TwTable {
 
 impl TwTable {
     pub fn get(&self, idx: u32) -> &TwSock {
-        &self.socks[idx as usize]
+        &self.chunks[idx as usize / CHUNK][idx as usize % CHUNK]
+    }
+    fn get_mut(&mut self, idx: u32) -> &mut TwSock {
+        &mut self.chunks[idx as usize / CHUNK][idx as usize % CHUNK]
     }
 
-    /// Bytes per mini-socket object.
-    pub const OBJECT_BYTES: usize = std::mem::size_of::<TwSock>();
+    /// Heap bytes held by the table: objects, free list, expiry queues.
+    pub fn heap_bytes(&self) -> usize {
+        self.chunks.iter().map(Vec::capacity).sum::<usize>() * std::mem::size_of::<TwSock>()
+            + self.chunks.capacity() * std::mem::size_of::<Vec<TwSock>>()
+            + self.free.capacity() * 4
+            + self.fifo.capacity() * std::mem::size_of::<Expiry>()
+            + self.heap.capacity() * std::mem::size_of::<Expiry>()
+    }
 
     /// Turns a full socket into a mini-socket in FIN_WAIT_2 (`fin_wait2 = Some(tmo)`)
     /// or TIME_WAIT (the caller has already moved `sock` to TIME_WAIT).
@@ -273,12 +287,17 @@ impl TwTable {
         };
         let idx = match self.free.pop() {
             Some(i) => {
-                self.socks[i as usize] = tw;
+                *self.get_mut(i) = tw;
                 i
             }
             None => {
-                self.socks.push(tw);
-                (self.socks.len() - 1) as u32
+                if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+                    self.chunks.push(Vec::with_capacity(CHUNK));
+                }
+                let n = self.chunks.len() - 1;
+                let last = &mut self.chunks[n];
+                last.push(tw);
+                (n * CHUNK + last.len() - 1) as u32
             }
         };
         self.live += 1;
@@ -292,7 +311,7 @@ impl TwTable {
     fn schedule(&mut self, idx: u32, at: SimTime, fin_wait2: bool) {
         self.next_tag = self.next_tag.wrapping_add(1);
         let tag = self.next_tag;
-        self.socks[idx as usize].tag = tag;
+        self.get_mut(idx).tag = tag;
         let e = Expiry { at, idx, tag };
         if fin_wait2 {
             self.heap.push(Reverse(e));
@@ -302,7 +321,7 @@ impl TwTable {
     }
 
     fn is_current(&self, e: &Expiry) -> bool {
-        let s = &self.socks[e.idx as usize];
+        let s = self.get(e.idx);
         s.bits & LIVE != 0 && s.tag == e.tag
     }
 
@@ -357,12 +376,13 @@ impl TwTable {
 
     /// The mini-socket reaches CLOSED: record it, free the slot, return its record.
     pub fn remove(&mut self, idx: u32, cx: &mut Cx, cause: Cause) -> SocketRecord {
-        let s = &mut self.socks[idx as usize];
+        let s = self.get_mut(idx);
         s.set_state(cx, State::Closed, cause);
         s.bits &= !LIVE;
+        let rec = s.record(cx.addr, cx.now);
         self.live -= 1;
         self.free.push(idx);
-        s.record(cx.addr, cx.now)
+        rec
     }
 
     /// SEGMENT ARRIVES at a mini-socket (Linux `tcp_timewait_state_process()`).
@@ -376,7 +396,7 @@ impl TwTable {
     ) -> TwVerdict {
         let tw_len = cx.cfg.time_wait_len();
         let rfc1337 = cx.cfg.rfc1337;
-        let s = &mut self.socks[idx as usize];
+        let s = self.get_mut(idx);
         let f = seg.flags;
         let paws_reject = s.bits & TS_OK != 0
             && !f.rst()
@@ -435,7 +455,7 @@ impl TwTable {
             } else {
                 self.schedule(idx, cx.now + tw_len, false);
             }
-            let s = &mut self.socks[idx as usize];
+            let s = self.get_mut(idx);
             if let Some((tsval, _)) = seg.ts {
                 s.ts_recent = tsval;
                 s.ts_stamp_ms = TwSock::ms(cx.now);
@@ -469,16 +489,24 @@ impl TwTable {
         if paws_reject || f.ack() {
             self.schedule(idx, cx.now + tw_len, false);
         }
-        self.socks[idx as usize].oow_ack(cx, seg, secret);
+        self.get_mut(idx).oow_ack(cx, seg, secret);
         TwVerdict::Keep
     }
 
     fn reset(&mut self, idx: u32, cx: &mut Cx, seg: &Segment) -> TwVerdict {
-        let s = &mut self.socks[idx as usize];
+        let s = self.get_mut(idx);
         if let Some(r) = reset_for(seg, s.conn) {
             s.rsts_sent = s.rsts_sent.saturating_add(1);
             cx.emit(r);
         }
         TwVerdict::Kill(Cause::RecvDataAfterClose)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn object_size() {
+        assert_eq!(std::mem::size_of::<super::TwSock>(), 88);
     }
 }
