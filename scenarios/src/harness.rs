@@ -434,7 +434,7 @@ impl<'a> World<'a> {
                 self.forward(verdict, Ev::Deliver { host: h, seg });
             }
             Ev::Deliver { host, seg } => {
-                if !self.is_silenced(seg.conn) {
+                if !self.is_silenced(seg.conn, host) {
                     let g = self.host_group[host as usize] as usize;
                     self.hosts[host as usize].on_segment(now, &seg, &mut self.groups[g].stats);
                     self.dirty.push(host);
@@ -528,8 +528,11 @@ impl<'a> World<'a> {
         }
     }
 
-    fn is_silenced(&self, conn: ConnId) -> bool {
-        self.conn(conn).is_some_and(|c| c.silenced)
+    /// Whether `host` is the vanished client of connection `conn`: it receives
+    /// nothing of that connection any more (what it sent before is still in flight).
+    fn is_silenced(&self, conn: ConnId, host: u32) -> bool {
+        self.conn(conn)
+            .is_some_and(|c| c.silenced && c.client_host == host)
     }
 
     fn conn(&self, id: ConnId) -> Option<&Conn> {
@@ -748,8 +751,14 @@ impl<'a> World<'a> {
                 self.totals.bytes_discarded += rec.bytes_discarded;
                 self.side_mut(id, who).rec = Some(Box::new(rec));
                 let c = self.conn(id).expect("checked");
-                let ended =
-                    c.client.rec.is_some() && (c.server.rec.is_some() || c.server.sock.is_none());
+                let ended = c.client.rec.as_ref().is_some_and(|client| {
+                    // Once the client is established the server has (or is about to
+                    // have) its socket: wait for it, unless the client's end already
+                    // says there is none (a reset or refusal from a socketless host).
+                    let no_server = c.server.sock.is_none()
+                        && (c.established.is_none() || client.error.is_some());
+                    c.server.rec.is_some() || no_server
+                });
                 if ended {
                     self.finalize(id, false)?;
                 }
