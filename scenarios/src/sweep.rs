@@ -42,8 +42,24 @@ use crate::error::CliError;
 use crate::output;
 use crate::run::{self, RunOptions};
 
+/// The plan format, for `tcpsim sweep --help`.
+const PLAN_HELP: &str = r#"Plan file (TOML):
+  scenario = "client-close"            built-in name, or a file relative to the plan
+  set = ["run.duration=30s"]           base overrides, as `tcpsim run --set`
+  seeds = [1, 2, 3]                    or { count = 10, master = 42 } (derived seeds)
+  [vary]                               dotted scenario key = values
+  "workload.rate" = [100, 200, 400]
+  "tcp.fin_timeout" = { from = "10s", to = "60s", step = "10s" }
+  "link.loss" = { from = 0.0, to = 0.02, step = 0.005, values = [0.1] }
+
+Every point of the grid (the cartesian product, the first key the outer loop) runs
+once per seed, into DIR/runs/pPPP-sSS; DIR/sweep.csv has one row per run: run,
+the varied keys, then the summary.csv columns. Complete runs in DIR are skipped, so
+an interrupted sweep is finished by running the same command again."#;
+
 /// `tcpsim sweep PLAN [--jobs N] [--shard I/N] [--out DIR] [--merge DIR] [--quiet]`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_long_help = PLAN_HELP)]
 pub struct SweepArgs {
     /// The sweep plan (a TOML file: scenario, set, [vary], seeds).
     pub plan: PathBuf,

@@ -430,3 +430,13 @@ fn a_scenario_file_is_found_next_to_the_plan_and_a_foreign_sweep_dir_is_refused(
     assert!(String::from_utf8_lossy(&out.stderr).contains("another sweep"));
     assert_eq!(run_dirs(&dir), ["p000-s00"]);
 }
+
+#[test]
+fn the_slurm_example_plan_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/slurm/plan.toml");
+    let plan = scenarios::sweep::Plan::load(&path).unwrap();
+    assert_eq!(plan.runs().len(), 24);
+    let scenarios = plan.scenarios().unwrap();
+    assert_eq!(scenarios.len(), 6);
+    assert_eq!(plan.point_values(5).len(), 2);
+}
