@@ -792,7 +792,12 @@ pub fn sweep_plots(
             let mut series: Vec<(String, Vec<CiPoint>)> = Vec::new();
             let mut any_nonzero = false;
             for (p, &x) in stats.iter().zip(&xs) {
-                let Some((_, iv)) = p.metrics.iter().find(|(m, _)| m == metric) else {
+                let Some(iv) = p
+                    .metrics
+                    .iter()
+                    .find(|mi| mi.metric == *metric)
+                    .map(|mi| &mi.interval)
+                else {
                     continue;
                 };
                 any_nonzero |= iv.mean != 0.0;

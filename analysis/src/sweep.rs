@@ -40,13 +40,21 @@ pub struct SweepRow {
     pub values: Vec<Option<f64>>,
 }
 
+/// The across-seed statistics of one metric.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricInterval {
+    pub metric: String,
+    #[serde(flatten)]
+    pub interval: Interval,
+}
+
 /// The statistics of one parameter point.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PointStats {
     pub point: Vec<String>,
     pub runs: usize,
     /// (metric, interval) for every metric with at least one value.
-    pub metrics: Vec<(String, Interval)>,
+    pub metrics: Vec<MetricInterval>,
 }
 
 impl SweepTable {
@@ -172,7 +180,10 @@ impl SweepTable {
                     .enumerate()
                     .filter_map(|(i, m)| {
                         let xs: Vec<f64> = rows.iter().filter_map(|r| r.values[i]).collect();
-                        Some((m.clone(), Interval::of(&xs)?))
+                        Some(MetricInterval {
+                            metric: m.clone(),
+                            interval: Interval::of(&xs)?,
+                        })
                     })
                     .collect();
                 PointStats {
@@ -232,10 +243,11 @@ impl SweepTable {
             let rows: Vec<Vec<String>> = p
                 .metrics
                 .iter()
-                .filter(|(_, iv)| iv.mean != 0.0 || iv.sd.is_some_and(|s| s != 0.0))
-                .map(|(m, iv)| {
+                .filter(|mi| mi.interval.mean != 0.0 || mi.interval.sd.is_some_and(|s| s != 0.0))
+                .map(|mi| {
+                    let iv = &mi.interval;
                     vec![
-                        m.clone(),
+                        mi.metric.clone(),
                         iv.n.to_string(),
                         fmt_num(iv.mean),
                         fmt_opt(iv.sd),
@@ -375,7 +387,11 @@ pub fn write_ci_csv(
     w.write_record(&header)?;
     let cell = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
     for p in stats {
-        for (m, iv) in &p.metrics {
+        for MetricInterval {
+            metric: m,
+            interval: iv,
+        } in &p.metrics
+        {
             let mut rec: Vec<String> = p.point.clone();
             rec.extend([
                 m.clone(),

@@ -100,6 +100,28 @@ fn sweep_table_and_ci_csv() {
     // The same CSV goes to stdout with --format csv.
     let (csv_out, _) = run_report(tmp.path(), Format::Csv);
     assert_eq!(csv_out, ci);
+    // JSON: one object per metric; peak_time_wait at rate 1 is 58, 60, 62:
+    // mean 60, sd 2, half-width t(2) · 2 / √3 = 4.3027 · 1.1547 = 4.9683.
+    let (json, _) = run_report(tmp.path(), Format::Json);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["params"][0], "workload.rate");
+    let point = &v["points"][0];
+    assert_eq!(point["point"][0], "1");
+    let tw = point["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["metric"] == "peak_time_wait")
+        .unwrap();
+    assert_eq!(
+        (tw["n"].as_u64(), tw["mean"].as_f64(), tw["sd"].as_f64()),
+        (Some(3), Some(60.0), Some(2.0))
+    );
+    let half = 4.3027 * 2.0 / 3f64.sqrt();
+    assert!(
+        (tw["ci_high"].as_f64().unwrap() - (60.0 + half)).abs() < 1e-9,
+        "{tw}"
+    );
 }
 
 #[test]
