@@ -423,6 +423,8 @@ impl Sock {
     /// the last data segment when it fits). `budget` caps segments (1 after an RTO).
     /// Returns whether anything was sent (which then carried our ACK).
     fn transmit(&mut self, cx: &mut Cx, mut budget: u32) -> bool {
+        // Only once the peer's SYN is in (its window is known); a close() in
+        // SYN_RCVD sends its FIN at once (RFC 9293 §3.10.4, SYN-RECEIVED STATE).
         if !matches!(
             self.state,
             State::Established
@@ -430,8 +432,7 @@ impl Sock {
                 | State::FinWait1
                 | State::Closing
                 | State::LastAck
-        ) || self.snd_una == self.iss
-        {
+        ) {
             return false;
         }
         let limit = self.snd_wnd.min(self.cwnd(cx.cfg)).max(1);
