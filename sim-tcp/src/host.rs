@@ -5,7 +5,7 @@
 //! [`Host::poll_timeout`] says when to call [`Host::on_timeout`] next.
 
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use priority_queue::PriorityQueue;
 use sim_core::time::{SimDuration, SimTime};
@@ -55,12 +55,17 @@ pub enum AppEvent {
     Finished(SocketRecord),
 }
 
-/// A listening socket: only counts (children are ordinary sockets in the slab).
-#[derive(Clone, Copy, Debug, Default)]
+/// A listening socket (children are ordinary sockets in the slab).
+#[derive(Clone, Debug, Default)]
 struct Listener {
     /// Children in SYN_RCVD (Linux `inet_csk_reqsk_queue_len`).
     synq: u32,
     since: SimTime,
+    /// Children accepted by the stack at once (`Accepted` event), or queued
+    /// until [`Host::accept`].
+    auto_accept: bool,
+    /// Established children not yet accepted (Linux `sk_ack_backlog`), slab indices.
+    acceptq: VecDeque<u32>,
 }
 
 /// Demultiplexing value: a full-socket slab index, or a mini-socket index with
@@ -199,10 +204,19 @@ impl Host {
     /// Applies a socket's fate after a call.
     fn settle(&mut self, now: SimTime, idx: u32, fate: Fate, stats: &mut Stats) {
         let sock = self.slots[idx as usize].sock.as_mut().expect("live slot");
-        if sock.in_synq && sock.state != State::SynRcvd {
-            sock.in_synq = false;
-            if let Some(l) = self.listeners.get_mut(&sock.local_port) {
+        if sock.passive
+            && sock.state != State::SynRcvd
+            && (sock.in_synq || (!sock.accepted && !sock.queued))
+            && let Some(l) = self.listeners.get_mut(&sock.local_port)
+        {
+            if sock.in_synq {
+                sock.in_synq = false;
                 l.synq -= 1;
+            }
+            if !sock.accepted && !sock.queued && fate == Fate::Live && sock.state.is_synchronized()
+            {
+                sock.queued = true;
+                l.acceptq.push_back(idx);
             }
         }
         match fate {
@@ -229,6 +243,11 @@ impl Host {
         self.free.push(idx);
         self.timers.remove(&idx);
         self.demux.remove(&key(sock.local_port, sock.remote));
+        if sock.queued
+            && let Some(l) = self.listeners.get_mut(&sock.local_port)
+        {
+            l.acceptq.retain(|&i| i != idx);
+        }
         if sock.ephemeral {
             self.release_port(sock.local_port, stats);
         }
@@ -395,14 +414,39 @@ impl Host {
 
     // ------------------------------------------------------- application
 
-    /// listen() on `port` (backlog `min(tcp.backlog, net.core.somaxconn)`).
+    /// listen() on `port` (backlog `min(tcp.backlog, net.core.somaxconn)`), with
+    /// auto-accept: each child is handed over (`AppEvent::Accepted`) as soon as its
+    /// handshake completes, so the accept queue never fills.
     pub fn listen(&mut self, now: SimTime, port: u16, stats: &mut Stats) -> Result<(), Errno> {
+        self.listen_with(now, port, true, stats)
+    }
+
+    /// listen() whose children wait in the accept queue until [`Host::accept`]:
+    /// models a slow application. When the queue holds more than the backlog, new
+    /// SYNs and handshake-completing ACKs are dropped (`ListenOverflows`).
+    pub fn listen_queued(
+        &mut self,
+        now: SimTime,
+        port: u16,
+        stats: &mut Stats,
+    ) -> Result<(), Errno> {
+        self.listen_with(now, port, false, stats)
+    }
+
+    fn listen_with(
+        &mut self,
+        now: SimTime,
+        port: u16,
+        auto_accept: bool,
+        stats: &mut Stats,
+    ) -> Result<(), Errno> {
         if self.listeners.contains_key(&port) {
             return Err(Errno::EADDRINUSE);
         }
         let mut l = Listener {
-            synq: 0,
             since: now,
+            auto_accept,
+            ..Listener::default()
         };
         let mut path = Path::EMPTY;
         let local = SockAddr::new(self.addr, port);
@@ -421,6 +465,29 @@ impl Host {
         );
         self.listeners.insert(port, l);
         Ok(())
+    }
+
+    /// accept() on a [`Host::listen_queued`] listener: the oldest established child,
+    /// if any. Data or a FIN that arrived while it waited are reported as events now.
+    pub fn accept(
+        &mut self,
+        now: SimTime,
+        port: u16,
+        stats: &mut Stats,
+    ) -> Option<(SocketId, ConnId)> {
+        let idx = self.listeners.get_mut(&port)?.acceptq.pop_front()?;
+        self.with_sock(now, idx, stats, |s, cx| {
+            s.accept(cx);
+            (Fate::Live, Some((s.id, s.conn)))
+        })
+    }
+
+    /// Linux `sk_acceptq_is_full()`: more established children waiting than the
+    /// backlog.
+    fn accept_queue_full(&self, port: u16) -> bool {
+        self.listeners
+            .get(&port)
+            .is_some_and(|l| l.acceptq.len() as u64 > u64::from(self.cfg.listen_limit()))
     }
 
     /// connect() to `remote`: picks an ephemeral port the Linux way
@@ -587,7 +654,20 @@ impl Host {
         }
         match self.demux.get(&key(seg.dst.port, seg.src)).copied() {
             Some(v) if v & MINI != 0 => self.mini_segment(now, v & !MINI, seg, stats),
-            Some(idx) => self.with_sock(now, idx, stats, |s, cx| (s.on_segment(cx, seg), ())),
+            Some(idx) => {
+                let s = self.slots[idx as usize].sock.as_ref().expect("live slot");
+                if s.passive
+                    && s.state == State::SynRcvd
+                    && seg.flags.ack()
+                    && self.accept_queue_full(s.local_port)
+                {
+                    // tcp_v4_syn_recv_sock(): no room for the child; the request
+                    // stays and its SYN-ACK timer runs on.
+                    stats.counters.listen_drops += 1;
+                    return;
+                }
+                self.with_sock(now, idx, stats, |s, cx| (s.on_segment(cx, seg), ()))
+            }
             None if self.listeners.contains_key(&seg.dst.port) => {
                 self.listen_segment(now, seg, None, stats)
             }
@@ -627,6 +707,10 @@ impl Host {
         }
         if f.ack() {
             if !f.syn() && self.cfg.syncookies != 0 && self.cookie_ok(now, seg) {
+                if self.accept_queue_full(port) {
+                    stats.counters.listen_drops += 1;
+                    return;
+                }
                 stats.counters.syn_cookies_accepted += 1;
                 let synth = Segment {
                     seq: seg.seq + u32::MAX, // client ISN = SEG.SEQ - 1
@@ -637,7 +721,9 @@ impl Host {
                 };
                 let iss = seg.ack + u32::MAX;
                 let idx = self.new_sock(now, port, seg.src, seg.conn, iss);
+                let auto_accept = self.listeners[&port].auto_accept;
                 self.with_sock(now, idx, stats, |s, cx| {
+                    s.auto_accept = auto_accept;
                     s.open_passive(cx, &synth, Cause::SynCookie);
                     (s.on_segment(cx, seg), ())
                 });
@@ -661,6 +747,10 @@ impl Host {
             && (self.cfg.syncookies == 2 || (synq > limit && self.cfg.syncookies == 1));
         if !want_cookie && synq > limit && isn.is_none() {
             stats.counters.syn_drops += 1;
+            return;
+        }
+        if self.accept_queue_full(port) {
+            stats.counters.listen_drops += 1;
             return;
         }
         if want_cookie {
@@ -693,8 +783,10 @@ impl Host {
         }
         let iss = isn.unwrap_or_else(|| self.isn(now, port, seg.src));
         let idx = self.new_sock(now, port, seg.src, seg.conn, iss);
+        let mut auto_accept = true;
         if let Some(l) = self.listeners.get_mut(&port) {
             l.synq += 1;
+            auto_accept = l.auto_accept;
         }
         let cause = if isn.is_some() {
             Cause::TimeWaitSyn
@@ -703,6 +795,7 @@ impl Host {
         };
         self.with_sock(now, idx, stats, |s, cx| {
             s.in_synq = true;
+            s.auto_accept = auto_accept;
             s.open_passive(cx, seg, cause);
             (Fate::Live, ())
         });

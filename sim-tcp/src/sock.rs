@@ -126,8 +126,14 @@ pub(crate) struct Sock {
     pub ephemeral: bool,
     /// Counted in its listener's SYN queue.
     pub in_synq: bool,
-    /// Handed to the application (`Accepted` emitted, or active open).
+    /// Handed to the application (`Accepted` emitted, accept() returned it, or
+    /// active open): only then are events delivered.
     pub accepted: bool,
+    /// A passive child accepted by the stack as soon as it is established (the
+    /// listener's auto-accept mode); otherwise it waits in the accept queue.
+    pub auto_accept: bool,
+    /// Waiting in its listener's accept queue.
+    pub queued: bool,
     /// The application called close(): no more reads (Linux `RCV_SHUTDOWN`).
     pub app_closed: bool,
     /// Orphaned (Linux `SOCK_DEAD`): closed and not blocked in a lingering close().
@@ -207,6 +213,8 @@ impl Sock {
             ephemeral: false,
             in_synq: false,
             accepted: false,
+            auto_accept: false,
+            queued: false,
             app_closed: false,
             orphan: false,
             fin_queued: false,
@@ -513,6 +521,20 @@ impl Sock {
         self.write_seq += n;
         self.transmit(cx, u32::MAX);
         Ok(())
+    }
+
+    /// accept() handed this queued child to the application: tell it what it
+    /// missed while queued.
+    pub fn accept(&mut self, cx: &mut Cx) {
+        self.queued = false;
+        self.accepted = true;
+        if self.rcv_unread > 0 {
+            let bytes = self.rcv_unread;
+            self.event(cx, AppEvent::Readable { bytes });
+        }
+        if self.fin_rcvd {
+            self.event(cx, AppEvent::EndOfStream);
+        }
     }
 
     /// RECEIVE (§3.10.3): consume everything readable.
@@ -962,10 +984,13 @@ impl Sock {
             self.snd_wnd = u32::from(seg.window);
             self.set_state(cx, State::Established, Cause::RecvAck);
             if self.passive {
-                // Auto-accept: the harness is the application.
-                self.accepted = true;
-                let listener_port = self.local_port;
-                self.event(cx, AppEvent::Accepted { listener_port });
+                // Auto-accept: the harness is the application. Otherwise the host
+                // puts the child in its listener's accept queue.
+                if self.auto_accept {
+                    self.accepted = true;
+                    let listener_port = self.local_port;
+                    self.event(cx, AppEvent::Accepted { listener_port });
+                }
             } else {
                 self.event(cx, AppEvent::Connected);
             }

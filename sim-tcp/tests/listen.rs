@@ -209,3 +209,44 @@ fn syncookies_2_always_uses_cookies() {
     tb2.feed(tb2.pkt(A, 1, c.wrapping_add(1), 0));
     assert_eq!(tb2.stats.counters.syn_cookies_failed, 1);
 }
+
+fn from(tb: &Tb, port: u16, flags: Flags, seq: u32, ack: u32, len: u32) -> Segment {
+    let mut s = tb.pkt(flags, seq, ack, len);
+    s.src.port = port;
+    s
+}
+
+/// listen_queued(): children wait in the accept queue; beyond the backlog, SYNs and
+/// handshake-completing ACKs are dropped (Linux `ListenOverflows`).
+#[test]
+fn accept_queue_overflow_drops_and_accept_drains() {
+    let mut tb = Tb::new(TcpConfig { backlog: 1, syncookies: 0, ..cfg() });
+    tb.host.listen_queued(tb.now, SERVER_PORT, &mut tb.stats).unwrap();
+    tb.feed(from(&tb, 1001, S, 0, 0, 0));
+    tb.feed(from(&tb, 1002, S, 0, 0, 0));
+    tb.feed(from(&tb, 1001, A, 1, 1, 0));
+    // Data and FIN while queued: ACKed, reported at accept() time.
+    tb.feed(from(&tb, 1001, F | A | P, 1, 1, 10));
+    tb.feed(from(&tb, 1003, S, 0, 0, 0)); // queue 1, not above 1: a third request
+    tb.feed(from(&tb, 1002, A, 1, 1, 0)); // queue 2
+    tb.take();
+    assert!(tb.take_events().is_empty(), "nothing accepted yet");
+    tb.feed(from(&tb, 1003, A, 1, 1, 0)); // queue 2 > 1: dropped
+    tb.feed(from(&tb, 1004, S, 0, 0, 0)); // dropped too
+    expect!(tb, []);
+    assert_eq!(tb.stats.counters.listen_drops, 2);
+    assert_eq!(tb.host.state_of(SERVER_PORT, SockAddr::new(PEER, 1003)), Some(State::SynRcvd));
+    let (id, conn) = tb.host.accept(tb.now, SERVER_PORT, &mut tb.stats).unwrap();
+    assert_eq!(conn, ConnId(1));
+    while let Some(e) = tb.host.poll_event() {
+        tb.events.push(e);
+    }
+    assert_eq!(tb.take_events(), vec![AppEvent::Readable { bytes: 10 }, AppEvent::EndOfStream]);
+    assert_eq!(tb.host.read(tb.now, id, &mut tb.stats), 10);
+    assert!(tb.host.accept(tb.now, SERVER_PORT, &mut tb.stats).is_some());
+    assert!(tb.host.accept(tb.now, SERVER_PORT, &mut tb.stats).is_none());
+    // The dropped ACK's request retransmits its SYN-ACK; the peer's ACK now fits.
+    tb.advance_to(ms(1_000));
+    tb.feed(from(&tb, 1003, A, 1, 1, 0));
+    assert!(tb.host.accept(tb.now, SERVER_PORT, &mut tb.stats).is_some());
+}
