@@ -292,14 +292,6 @@ fn unknown_flag_is_a_usage_error() {
 }
 
 #[test]
-fn sweep_is_not_implemented_yet_and_says_so() {
-    let tmp = tempfile::tempdir().unwrap();
-    let plan = write(tmp.path(), "plan.toml", "");
-    let a = tcpsim().args(["sweep", &plan]).assert().failure();
-    assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("sweep"));
-}
-
-#[test]
 fn report_of_a_missing_directory_is_bad_input() {
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("nothing-here");
@@ -307,4 +299,79 @@ fn report_of_a_missing_directory_is_bad_input() {
         .args(["report", missing.to_str().unwrap()])
         .assert()
         .code(2);
+}
+
+#[test]
+fn run_writes_the_contract_files_to_the_default_directory_and_report_reads_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tcpsim()
+        .args([
+            "run",
+            "handshake",
+            "--seed",
+            "3",
+            "--trace",
+            "--pcap",
+            "h.pcap",
+        ])
+        .current_dir(tmp.path())
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    let dir = tmp.path().join("out/handshake-seed3");
+    assert!(
+        stdout.contains("handshake (seed 3): 1 connections"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("completed 1"), "{stdout}");
+    assert!(stdout.contains("out/handshake-seed3"), "{stdout}");
+    assert!(
+        a.get_output().stderr.is_empty(),
+        "no progress bar when stderr is not a terminal"
+    );
+    for f in [
+        "summary.csv",
+        "states.csv",
+        "timeseries.csv",
+        "connections.csv",
+        "transitions.csv",
+        "run.json",
+        "scenario.toml",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    assert!(tmp.path().join("h.pcap").is_file());
+    // Only the final names: no staging directory or temporary file is left.
+    let names: Vec<_> = std::fs::read_dir(tmp.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["handshake-seed3"]);
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("run.json")).unwrap()).unwrap();
+    assert!(info["peak_rss_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(info["connections"], 1);
+
+    let report = tcpsim()
+        .args(["report", dir.to_str().unwrap()])
+        .assert()
+        .success();
+    assert!(!report.get_output().stdout.is_empty());
+    tcpsim()
+        .args(["report", dir.to_str().unwrap(), "--format", "json"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn run_refuses_to_replace_a_directory_that_is_not_a_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "precious.txt", "keep");
+    let a = tcpsim()
+        .args(["run", "handshake", "--quiet", "--out"])
+        .arg(tmp.path())
+        .assert()
+        .code(1);
+    assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("not a tcpsim result"));
+    assert!(tmp.path().join("precious.txt").exists());
 }

@@ -50,3 +50,27 @@ fn same_seed_same_bytes_other_seed_other_numbers() {
         "loss should cause retransmissions"
     );
 }
+
+/// `tcpsim show` output fed back to `run` is the same scenario: the same bytes.
+#[test]
+fn shown_scenario_runs_identically() {
+    let sets = ["run.duration=5s", "link.loss=0.01"];
+    let a = run("server-close", &sets, false);
+    let owned: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    let shown = scenarios::spec::load("server-close", &owned)
+        .unwrap()
+        .to_toml();
+    // The file is named after the scenario, so the `scenario` column matches too.
+    let file = a.tmp.path().join("server-close.toml");
+    std::fs::write(&file, &shown).unwrap();
+    let b = run(file.to_str().unwrap(), &[], false);
+    for f in [
+        "summary.csv",
+        "states.csv",
+        "timeseries.csv",
+        "connections.csv",
+        "scenario.toml",
+    ] {
+        assert!(bytes(&a.dir, f) == bytes(&b.dir, f), "{f} differs");
+    }
+}
