@@ -71,6 +71,11 @@ pub struct TcpConfig {
     /// host; beyond it a closing connection gets no TIME_WAIT (`TCPTimeWaitOverflow`).
     /// Default 262144 (a 32 GiB+ machine).
     pub max_tw_buckets: u32,
+    /// `net.ipv4.tcp_max_orphans`: orphaned full sockets (closed by the application,
+    /// still in FIN_WAIT_1/FIN_WAIT_2/CLOSING/LAST_ACK; mini-sockets do not count)
+    /// per host; one more is reset at close() ("too many orphaned sockets").
+    /// Default 262144 (hash/2 on a 32 GiB+ machine).
+    pub max_orphans: u32,
     /// `net.ipv4.tcp_tw_reuse`: 0 off, 1 on, 2 loopback only (default). Outgoing
     /// connect() may take over a TIME_WAIT 4-tuple that used timestamps and saw its
     /// last segment ≥ 1 s ago; never a FIN_WAIT_2 mini-socket.
@@ -117,6 +122,7 @@ impl Default for TcpConfig {
             rto_max: SimDuration::from_secs(120),
             local_port_range: [32768, 60999],
             max_tw_buckets: 262_144,
+            max_orphans: 262_144,
             tw_reuse: 2,
             rfc1337: false,
             isn: IsnPolicy::Linux,

@@ -99,6 +99,8 @@ pub struct Host {
     /// Sockets (full or mini) per local ephemeral port.
     ports: LookupMap<u16, u32>,
     perturb: Vec<u32>,
+    /// Orphaned full sockets (Linux `tcp_orphan_count`; mini-sockets are not orphans).
+    orphans: u32,
     io: Io,
 }
 
@@ -127,6 +129,7 @@ impl Host {
             timers: PriorityQueue::with_default_hasher(),
             ports: LookupMap::default(),
             perturb: Vec::new(),
+            orphans: 0,
             io: Io::default(),
         }
     }
@@ -219,6 +222,17 @@ impl Host {
                 l.acceptq.push_back(idx);
             }
         }
+        if fate == Fate::Live && sock.orphan && !sock.orphan_counted {
+            // Linux __tcp_close(): the orphan count includes this socket; over
+            // tcp_max_orphans, tcp_check_oom() resets it ("too many orphaned sockets").
+            sock.orphan_counted = true;
+            self.orphans += 1;
+            if self.orphans > self.cfg.max_orphans {
+                stats.counters.orphan_resets += 1;
+                self.with_sock(now, idx, stats, |s, cx| (s.abort_orphan(cx), ()));
+                return;
+            }
+        }
         match fate {
             Fate::Live => match sock.deadline() {
                 Some(t) => {
@@ -234,20 +248,30 @@ impl Host {
         }
     }
 
-    /// Frees a full socket that reached CLOSED, emitting its record.
-    fn free_full(&mut self, now: SimTime, idx: u32, stats: &mut Stats) {
+    /// Removes a full socket from the slab (the slot is reused under a new
+    /// generation) with its timer, accept-queue entry and orphan count.
+    fn take_sock(&mut self, idx: u32) -> Sock {
         let slot = &mut self.slots[idx as usize];
         let sock = slot.sock.take().expect("live slot");
-        let id = sock.id;
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(idx);
         self.timers.remove(&idx);
-        self.demux.remove(&key(sock.local_port, sock.remote));
         if sock.queued
             && let Some(l) = self.listeners.get_mut(&sock.local_port)
         {
             l.acceptq.retain(|&i| i != idx);
         }
+        if sock.orphan_counted {
+            self.orphans -= 1;
+        }
+        sock
+    }
+
+    /// Frees a full socket that reached CLOSED, emitting its record.
+    fn free_full(&mut self, now: SimTime, idx: u32, stats: &mut Stats) {
+        let sock = self.take_sock(idx);
+        let id = sock.id;
+        self.demux.remove(&key(sock.local_port, sock.remote));
         if sock.ephemeral {
             self.release_port(sock.local_port, stats);
         }
@@ -296,11 +320,7 @@ impl Host {
             };
             sock.set_state(&mut cx, State::TimeWait, cause);
         }
-        let slot = &mut self.slots[idx as usize];
-        let sock = slot.sock.take().expect("live slot");
-        slot.generation = slot.generation.wrapping_add(1);
-        self.free.push(idx);
-        self.timers.remove(&idx);
+        let sock = self.take_sock(idx);
         stats.mem(self.cost.time_wait as i64 - self.cost.full_socket as i64);
         let t = self
             .tw

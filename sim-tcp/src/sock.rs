@@ -138,6 +138,8 @@ pub(crate) struct Sock {
     pub app_closed: bool,
     /// Orphaned (Linux `SOCK_DEAD`): closed and not blocked in a lingering close().
     pub orphan: bool,
+    /// Counted in the host's orphan count (`tcp_max_orphans`).
+    pub orphan_counted: bool,
     /// shutdown(SHUT_WR) or close() queued our FIN after `write_seq`.
     pub fin_queued: bool,
     /// Peer's FIN received.
@@ -217,6 +219,7 @@ impl Sock {
             queued: false,
             app_closed: false,
             orphan: false,
+            orphan_counted: false,
             fin_queued: false,
             fin_rcvd: false,
             ts_ok: false,
@@ -635,6 +638,11 @@ impl Sock {
                 self.orphaned(cx)
             }
         }
+    }
+
+    /// `tcp_max_orphans` exceeded: RST and CLOSED (Linux `tcp_check_oom()`).
+    pub fn abort_orphan(&mut self, cx: &mut Cx) -> Fate {
+        self.abort(cx, true, Cause::TooManyOrphans)
     }
 
     /// A lingering close() returns (FIN acknowledged, time-out, or reset); the

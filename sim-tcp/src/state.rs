@@ -173,6 +173,9 @@ pub enum Cause {
     TimeWaitSyn,
     /// `tcp_max_tw_buckets` reached: closed without TIME_WAIT (`TCPTimeWaitOverflow`).
     TimeWaitOverflow,
+    /// `tcp_max_orphans` exceeded when the socket was orphaned: RST
+    /// (`TCPAbortOnMemory`, "too many orphaned sockets").
+    TooManyOrphans,
 }
 
 impl Cause {
@@ -198,6 +201,7 @@ impl Cause {
             Cause::TimeWaitReused => "time_wait_reused",
             Cause::TimeWaitSyn => "time_wait_syn",
             Cause::TimeWaitOverflow => "time_wait_overflow",
+            Cause::TooManyOrphans => "too_many_orphans",
         }
     }
 }

@@ -195,6 +195,8 @@ pub struct Counters {
     pub fin_wait2_timeouts: u64,
     /// Segments to no socket and no listener, answered with RST (or dropped if RST).
     pub no_socket: u64,
+    /// Orphans reset because `tcp_max_orphans` was exceeded (`TCPAbortOnMemory`).
+    pub orphan_resets: u64,
 }
 
 /// One state change (the `transitions.csv` row), recorded when tracing is on.

@@ -167,3 +167,28 @@ fn linger_n_expiry_sends_nothing_and_loses_nothing() {
     let rec = &p.records(0);
     assert!(rec.is_empty() || rec[0].bytes_discarded == 0);
 }
+
+/// tcp_max_orphans: the orphan over the limit is reset at close().
+#[test]
+fn too_many_orphans_are_reset() {
+    let mut tb = Tb::established_client(TcpConfig {
+        max_orphans: 0,
+        ..cfg()
+    });
+    tb.close(Linger::Off);
+    expect!(tb, [(F | A, 1, 1, 0), (R | A, 2, 1, 0)]);
+    state!(tb, None);
+    assert_eq!(tb.stats.counters.orphan_resets, 1);
+    assert_eq!(
+        tb.stats.trace().last().unwrap().cause,
+        Cause::TooManyOrphans
+    );
+    // Within the limit nothing happens; the count drops when the orphan is gone.
+    let mut tb = Tb::established_client(TcpConfig {
+        max_orphans: 1,
+        ..cfg()
+    });
+    tb.close(Linger::Off);
+    state!(tb, FinWait1);
+    assert_eq!(tb.stats.counters.orphan_resets, 0);
+}

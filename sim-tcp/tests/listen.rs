@@ -220,8 +220,14 @@ fn from(tb: &Tb, port: u16, flags: Flags, seq: u32, ack: u32, len: u32) -> Segme
 /// handshake-completing ACKs are dropped (Linux `ListenOverflows`).
 #[test]
 fn accept_queue_overflow_drops_and_accept_drains() {
-    let mut tb = Tb::new(TcpConfig { backlog: 1, syncookies: 0, ..cfg() });
-    tb.host.listen_queued(tb.now, SERVER_PORT, &mut tb.stats).unwrap();
+    let mut tb = Tb::new(TcpConfig {
+        backlog: 1,
+        syncookies: 0,
+        ..cfg()
+    });
+    tb.host
+        .listen_queued(tb.now, SERVER_PORT, &mut tb.stats)
+        .unwrap();
     tb.feed(from(&tb, 1001, S, 0, 0, 0));
     tb.feed(from(&tb, 1002, S, 0, 0, 0));
     tb.feed(from(&tb, 1001, A, 1, 1, 0));
@@ -235,13 +241,19 @@ fn accept_queue_overflow_drops_and_accept_drains() {
     tb.feed(from(&tb, 1004, S, 0, 0, 0)); // dropped too
     expect!(tb, []);
     assert_eq!(tb.stats.counters.listen_drops, 2);
-    assert_eq!(tb.host.state_of(SERVER_PORT, SockAddr::new(PEER, 1003)), Some(State::SynRcvd));
+    assert_eq!(
+        tb.host.state_of(SERVER_PORT, SockAddr::new(PEER, 1003)),
+        Some(State::SynRcvd)
+    );
     let (id, conn) = tb.host.accept(tb.now, SERVER_PORT, &mut tb.stats).unwrap();
     assert_eq!(conn, ConnId(1));
     while let Some(e) = tb.host.poll_event() {
         tb.events.push(e);
     }
-    assert_eq!(tb.take_events(), vec![AppEvent::Readable { bytes: 10 }, AppEvent::EndOfStream]);
+    assert_eq!(
+        tb.take_events(),
+        vec![AppEvent::Readable { bytes: 10 }, AppEvent::EndOfStream]
+    );
     assert_eq!(tb.host.read(tb.now, id, &mut tb.stats), 10);
     assert!(tb.host.accept(tb.now, SERVER_PORT, &mut tb.stats).is_some());
     assert!(tb.host.accept(tb.now, SERVER_PORT, &mut tb.stats).is_none());
