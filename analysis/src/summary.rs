@@ -10,7 +10,7 @@ use crate::load::RunData;
 use crate::reference::{
     Reference, Status, fmt_num, fmt_opt, group_role, host_group, references, report_groups,
 };
-use crate::schema::TimeseriesRow;
+use crate::schema::{STATE_COLUMNS, TimeseriesRow};
 use crate::stats::{mean, percentile_sorted, time_weighted_mean};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -241,6 +241,15 @@ impl RunReport {
                 states.push(&st.state);
             }
         }
+        // In the order of the state diagram: LISTEN, then the timeseries.csv columns;
+        // any other name after them, in order of appearance.
+        let rank = |state: &str| {
+            std::iter::once("listen")
+                .chain(STATE_COLUMNS)
+                .position(|c| c.eq_ignore_ascii_case(state))
+                .unwrap_or(usize::MAX)
+        };
+        states.sort_by_key(|s| rank(s));
         let mut header = vec!["state".to_string()];
         header.extend(self.groups.iter().map(group_label));
         let rows: Vec<Vec<String>> = states
