@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end test of `tcpsim sweep` on a real Slurm cluster of one node, this machine:
 #
-#   1. installs Debian's slurm-wlm and munge if missing (needs root);
-#   2. builds tcpsim (release) unless TCPSIM names a binary;
+#   1. builds tcpsim (release) unless TCPSIM names a binary;
+#   2. installs Debian's slurm-wlm and munge if missing (re-running itself under
+#      sudo when not root: the packages and the daemons need root);
 #   3. writes slurm.conf and a munge key into a temporary directory, starts munged,
 #      slurmctld and slurmd from there (own socket and ports: no system service is
 #      touched);
@@ -28,19 +29,7 @@ T0=$(date +%s)
 log() { printf '== %s (+%ss)\n' "$*" "$(($(date +%s) - T0))"; }
 die() { printf 'slurm-e2e: FAIL: %s\n' "$*" >&2; exit 1; }
 
-# --- 1. packages ---------------------------------------------------------------
-if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
-    log "installing slurm-wlm and munge"
-    [ "$(id -u)" -eq 0 ] || die "installing packages needs root (or install slurm-wlm and munge first)"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq slurm-wlm munge >/dev/null 2>&1 || {
-        apt-get update -qq
-        apt-get install -y -qq slurm-wlm munge >/dev/null
-    }
-fi
-[ "$(id -u)" -eq 0 ] || die "the single-node cluster runs its daemons as root (SlurmUser=root)"
-
-# --- 2. tcpsim -----------------------------------------------------------------
+# --- 1. tcpsim (as the calling user: cargo may not be on root's PATH) ----------
 if [ -z "${TCPSIM:-}" ]; then
     log "building tcpsim (release)"
     (cd "$ROOT" && cargo build --release -q -p scenarios --bin tcpsim)
@@ -48,6 +37,23 @@ if [ -z "${TCPSIM:-}" ]; then
 fi
 TCPSIM=$(realpath "$TCPSIM")
 [ -x "$TCPSIM" ] || die "no tcpsim binary at $TCPSIM"
+export TCPSIM PLAN SHARDS
+
+# The daemons run as root (SlurmUser=root) and packages need root: re-run under sudo.
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "needs root (or sudo) to install packages and run the Slurm daemons"
+    exec sudo --preserve-env=TCPSIM,PLAN,SHARDS,KEEP,SLURM_E2E_PORT "$0" "$@"
+fi
+
+# --- 2. packages ---------------------------------------------------------------
+if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
+    log "installing slurm-wlm and munge"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq slurm-wlm munge >/dev/null 2>&1 || {
+        apt-get update -qq
+        apt-get install -y -qq slurm-wlm munge >/dev/null
+    }
+fi
 
 # --- 3. the cluster ------------------------------------------------------------
 WORK=$(mktemp -d /tmp/tcpsim-slurm-e2e.XXXXXX)
