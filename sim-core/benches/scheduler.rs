@@ -17,13 +17,19 @@
 //!   case where lazy cancellation leaves stale entries behind.
 //!
 //! Run: `cargo bench -p sim-core --bench scheduler -- --noplot`
+//!
+//! On a shared machine wall time counts the time other processes hold the CPU.
+//! With `BENCH_CLOCK=cpu` the benchmark measures this thread's own CPU time instead
+//! (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`, Linux x86-64/aarch64), i.e. events per
+//! second *on one core*.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::hash::BuildHasherDefault;
 use std::hint::black_box;
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::{Measurement, ValueFormatter};
+use criterion::{BenchmarkId, Criterion, Throughput};
 use priority_queue::PriorityQueue;
 use sim_core::deadline::IdHasher;
 use sim_core::rng::below;
@@ -69,7 +75,7 @@ fn key(t: u64, seq: u64) -> Key {
     }
 }
 
-fn hold(c: &mut Criterion) {
+fn hold<M: Measurement>(c: &mut Criterion<M>) {
     let mut g = c.benchmark_group("hold");
     g.throughput(Throughput::Elements(1));
     for n in SIZES {
@@ -138,7 +144,12 @@ fn hold(c: &mut Criterion) {
 }
 
 /// Pops the earliest deadline, re-arms its host, and optionally re-arms one other.
-fn deadline_bench<D: DeadlineSet>(c: &mut Criterion, group: &str, name: &str, also_other: bool) {
+fn deadline_bench<D: DeadlineSet, M: Measurement>(
+    c: &mut Criterion<M>,
+    group: &str,
+    name: &str,
+    also_other: bool,
+) {
     let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(1));
     for n in SIZES {
@@ -167,12 +178,109 @@ fn deadline_bench<D: DeadlineSet>(c: &mut Criterion, group: &str, name: &str, al
     g.finish();
 }
 
-fn deadlines(c: &mut Criterion) {
-    deadline_bench::<LazyDeadlines>(c, "deadline_hold", "lazy", false);
-    deadline_bench::<IndexedDeadlines>(c, "deadline_hold", "indexed", false);
-    deadline_bench::<LazyDeadlines>(c, "deadline_rearm", "lazy", true);
-    deadline_bench::<IndexedDeadlines>(c, "deadline_rearm", "indexed", true);
+fn deadlines<M: Measurement>(c: &mut Criterion<M>) {
+    deadline_bench::<LazyDeadlines, M>(c, "deadline_hold", "lazy", false);
+    deadline_bench::<IndexedDeadlines, M>(c, "deadline_hold", "indexed", false);
+    deadline_bench::<LazyDeadlines, M>(c, "deadline_rearm", "lazy", true);
+    deadline_bench::<IndexedDeadlines, M>(c, "deadline_rearm", "indexed", true);
 }
 
-criterion_group!(benches, hold, deadlines);
-criterion_main!(benches);
+/// `struct timespec` on 64-bit Linux.
+#[repr(C)]
+struct Timespec {
+    sec: i64,
+    nsec: i64,
+}
+
+unsafe extern "C" {
+    /// POSIX `clock_gettime(2)`, from the C library every Rust binary links.
+    fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+}
+
+/// `CLOCK_THREAD_CPUTIME_ID` on Linux.
+const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+
+/// This thread's CPU time in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    let mut ts = Timespec { sec: 0, nsec: 0 };
+    // SAFETY: `ts` is a valid, writable `struct timespec` for the call's duration.
+    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    ts.sec as u64 * 1_000_000_000 + ts.nsec as u64
+}
+
+/// A criterion measurement of thread CPU time, in nanoseconds.
+struct ThreadCpuTime;
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+    fn end(&self, start: u64) -> u64 {
+        thread_cpu_ns() - start
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, v: &u64) -> f64 {
+        *v as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuNanos
+    }
+}
+
+/// Formats CPU nanoseconds as times and element rates.
+struct CpuNanos;
+
+impl ValueFormatter for CpuNanos {
+    fn scale_values(&self, ns: f64, values: &mut [f64]) -> &'static str {
+        let (div, unit) = match ns {
+            x if x < 1e3 => (1.0, "ns (cpu)"),
+            x if x < 1e6 => (1e3, "us (cpu)"),
+            _ => (1e6, "ms (cpu)"),
+        };
+        values.iter_mut().for_each(|v| *v /= div);
+        unit
+    }
+    fn scale_throughputs(&self, ns: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
+        let per_iter = match *t {
+            Throughput::Elements(n) | Throughput::Bytes(n) | Throughput::BytesDecimal(n) => {
+                n as f64
+            }
+            _ => 1.0,
+        };
+        let (div, unit) = if per_iter * 1e9 / ns >= 1e6 {
+            (1e6, "Melem/s (cpu)")
+        } else {
+            (1e3, "Kelem/s (cpu)")
+        };
+        values
+            .iter_mut()
+            .for_each(|v| *v = per_iter * 1e9 / *v / div);
+        unit
+    }
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+fn run<M: Measurement>(mut c: Criterion<M>) {
+    hold(&mut c);
+    deadlines(&mut c);
+    c.final_summary();
+}
+
+fn main() {
+    match std::env::var("BENCH_CLOCK").as_deref() {
+        Ok("cpu") => run(Criterion::default()
+            .with_measurement(ThreadCpuTime)
+            .configure_from_args()),
+        _ => run(Criterion::default().configure_from_args()),
+    }
+}

@@ -128,11 +128,11 @@ impl<T: Copy + Ord> QuadHeap<T> {
     #[inline(always)]
     fn min_child(v: &[T], i: usize) -> Option<usize> {
         let c = 4 * i + 1;
-        if c + 3 < v.len() {
+        if let Some(k) = v.get(c..c + 4) {
             // Full group: a two-round tournament, three comparisons, no loop.
-            let a = if v[c + 1] < v[c] { c + 1 } else { c };
-            let b = if v[c + 3] < v[c + 2] { c + 3 } else { c + 2 };
-            Some(if v[b] < v[a] { b } else { a })
+            let a = usize::from(k[1] < k[0]);
+            let b = 2 + usize::from(k[3] < k[2]);
+            Some(c + if k[b] < k[a] { b } else { a })
         } else if c < v.len() {
             (c..v.len()).min_by_key(|&j| v[j])
         } else {
