@@ -7,8 +7,9 @@
 #   3. writes slurm.conf and a munge key into a temporary directory, starts munged,
 #      slurmctld and slurmd from there (own socket and ports: no system service is
 #      touched);
-#   4. submits examples/slurm/sweep.sbatch as a job array (`sbatch --wait`), merges
-#      the shards (`tcpsim sweep PLAN --merge DIR`);
+#   4. submits examples/slurm/sweep.sbatch as a job array (`sbatch --wait`);
+#      deletes two finished runs (an interruption) and submits the array again,
+#      which must run exactly those two; merges (`tcpsim sweep PLAN --merge DIR`);
 #   5. runs the same plan unsharded on this machine and compares the two sweep.csv
 #      byte for byte (`cmp`);
 #   6. stops the daemons by PID (trap), also on failure.
@@ -149,6 +150,20 @@ TCPSIM=$TCPSIM sbatch --wait --quiet --array=0-$((SHARDS - 1)) --cpus-per-task=1
     || { cat "$WORK"/task-*.out >&2 || true; die "the array job failed"; }
 for f in "$WORK"/task-*.out; do sed "s/^/  $(basename "$f" .out): /" "$f"; done
 [ ! -e "$OUT/sweep.csv" ] || die "a shard wrote sweep.csv"
+
+# An interrupted cluster sweep: runs lost (as if their tasks were killed before the
+# rename), then the same array submitted again must run exactly those.
+lost=$(find "$OUT/runs" -mindepth 1 -maxdepth 1 -name 'p*' | sort | sed -n '2p;5p')
+rm -rf $lost
+log "resubmitting the array after deleting $(echo $lost | wc -w) runs"
+rm -f "$WORK"/task-*.out
+TCPSIM=$TCPSIM sbatch --wait --quiet --array=0-$((SHARDS - 1)) --cpus-per-task=1 \
+    --output="$WORK/task-%a.out" --export=ALL \
+    "$ROOT/examples/slurm/sweep.sbatch" "$PLAN" "$OUT" \
+    || { cat "$WORK"/task-*.out >&2 || true; die "the re-submitted array job failed"; }
+reran=$(cat "$WORK"/task-*.out | sed -n 's/.*: ran \([0-9]*\),.*/\1/p' | awk '{ n += $1 } END { print n + 0 }')
+[ "$reran" = 2 ] || die "the re-submitted array ran $reran runs, expected the 2 lost ones"
+
 log "merging"
 "$TCPSIM" sweep "$PLAN" --merge "$OUT"
 

@@ -218,7 +218,10 @@ fn prepare_sweep_dir(dir: &Path, plan: &Plan) -> Result<(), CliError> {
             }
             std::fs::create_dir_all(dir.join("runs"))
                 .map_err(|e| CliError::io("cannot create directory", dir, e))?;
+            // Shards on several nodes may race here (even with equal PIDs, hence
+            // equal temporary names): whoever loses finds the same plan in place.
             write_atomic(&copy, plan.text.as_bytes())
+                .or_else(|e| check_sweep_dir(dir, plan).map_err(|_| e))
         }
         Err(e) => Err(CliError::io("cannot read", &copy, e)),
     }
