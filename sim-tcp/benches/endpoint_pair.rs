@@ -1,7 +1,9 @@
 //! Segments processed per second through a client/server Host pair doing full
-//! connection lifecycles: connect, 100-byte request, 1000-byte response, client
-//! closes first (TIME_WAIT on the client), server closes; TIME_WAIT expiries run.
-//! Delivery is immediate (zero delay) so the bench measures the stack, not a queue.
+//! connection lifecycles (connect, 100-byte request, 1000-byte response, client
+//! closes first, server closes; TIME_WAIT expiries run): 11 segments each. Delivery
+//! is immediate, so this measures the stack, not a scheduler.
+//!
+//! Also prints the simulator's heap bytes per TIME_WAIT socket at 10^6.
 //!
 //! `cargo bench -p sim-tcp --bench endpoint_pair -- --noplot`
 
@@ -10,76 +12,77 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sim_tcp::*;
 
-const CLIENT: Addr = Addr::new(10, 0, 0, 1);
-const SERVER: Addr = Addr::new(10, 0, 0, 2);
+#[path = "../tests/common/mod.rs"]
+#[allow(unused_macros, dead_code)]
+mod common;
 
-/// Runs `n` lifecycles; returns the number of segments delivered.
+use common::Lifecycles;
+
 fn lifecycles(n: u64) -> u64 {
-    let mut c = Host::new(CLIENT, TcpConfig::default(), CostModel::default(), 1);
-    let mut s = Host::new(SERVER, TcpConfig::default(), CostModel::default(), 2);
-    let (mut cs, mut ss) = (Stats::new(), Stats::new());
-    let mut now = SimTime::ZERO;
-    s.listen(now, 80, &mut ss).unwrap();
-    let dst = SockAddr::new(SERVER, 80);
-    let mut segs = 0;
-    for i in 0..n {
-        now += SimDuration::from_millis(5);
-        for (h, st) in [(&mut c, &mut cs), (&mut s, &mut ss)] {
-            if h.poll_timeout().is_some_and(|t| t <= now) {
-                h.on_timeout(now, st);
+    let mut l = Lifecycles::new();
+    // 5 ms apart: 12,000 in TIME_WAIT at steady state, well within the port range.
+    l.run(n, SimDuration::from_millis(5));
+    l.drain();
+    assert_eq!(l.cs.state(State::TimeWait).entered, n);
+    assert_eq!(l.cs.count(State::TimeWait), 0);
+    l.segments
+}
+
+/// 10^6 TIME_WAIT sockets on one server (it closes first toward 10^6 clients).
+fn time_wait_footprint() {
+    const N: u32 = 1_000_000;
+    let cfg = TcpConfig {
+        isn: IsnPolicy::Zero,
+        timestamps: false,
+        max_tw_buckets: u32::MAX,
+        ..TcpConfig::default()
+    };
+    let mut h = Host::new(common::US, cfg, CostModel::default(), 1);
+    let mut st = Stats::new();
+    let now = SimTime::ZERO;
+    h.listen(now, 80, &mut st).unwrap();
+    let base = h.heap_bytes();
+    let local = SockAddr::new(common::US, 80);
+    for i in 0..N {
+        let peer = SockAddr::new(
+            Addr(common::PEER.0 + i / 50_000),
+            10_000 + (i % 50_000) as u16,
+        );
+        let seg = |flags, seq, ack| Segment {
+            src: peer,
+            dst: local,
+            seq: Seq(seq),
+            ack: Seq(ack),
+            flags,
+            window: 65535,
+            len: 0,
+            mss: None,
+            ts: None,
+            conn: ConnId(u64::from(i) + 1),
+        };
+        h.on_segment(now, &seg(Flags::SYN, 0, 0), &mut st);
+        h.on_segment(now, &seg(Flags::ACK, 1, 1), &mut st);
+        while let Some((id, _, e)) = h.poll_event() {
+            if matches!(e, AppEvent::Accepted { .. }) {
+                h.close(now, id, Linger::Off, &mut st);
             }
         }
-        c.connect(now, dst, ConnId(i + 1), &mut cs).unwrap();
-        loop {
-            let mut moved = false;
-            while let Some(seg) = c.poll_transmit() {
-                s.on_segment(now, &seg, &mut ss);
-                segs += 1;
-                moved = true;
-            }
-            while let Some(seg) = s.poll_transmit() {
-                c.on_segment(now, &seg, &mut cs);
-                segs += 1;
-                moved = true;
-            }
-            while let Some((id, _, e)) = c.poll_event() {
-                moved = true;
-                match e {
-                    AppEvent::Connected => c.send(now, id, 100, &mut cs).unwrap(),
-                    AppEvent::Readable { .. } => {
-                        c.read(now, id, &mut cs);
-                        c.close(now, id, Linger::Off, &mut cs);
-                    }
-                    _ => {}
-                }
-            }
-            while let Some((id, _, e)) = s.poll_event() {
-                moved = true;
-                match e {
-                    AppEvent::Readable { .. } => {
-                        s.read(now, id, &mut ss);
-                        s.send(now, id, 1000, &mut ss).unwrap();
-                    }
-                    AppEvent::EndOfStream => s.close(now, id, Linger::Off, &mut ss),
-                    _ => {}
-                }
-            }
-            if !moved {
-                break;
-            }
-        }
+        h.on_segment(now, &seg(Flags::FIN | Flags::ACK, 1, 2), &mut st);
+        while h.poll_transmit().is_some() {}
     }
-    now += SimDuration::from_secs(120);
-    c.on_timeout(now, &mut cs);
-    s.on_timeout(now, &mut ss);
-    assert_eq!(cs.count(State::TimeWait), 0);
-    assert_eq!(cs.state(State::TimeWait).entered, n);
-    segs
+    assert_eq!(h.mini_sockets(), N);
+    let per = (h.heap_bytes() - base) as f64 / f64::from(N);
+    println!("time_wait_footprint: {N} TIME_WAIT sockets, {per:.0} simulator heap bytes each");
 }
 
 fn bench(cr: &mut Criterion) {
     const N: u64 = 10_000;
     let per_run = lifecycles(N);
+    println!(
+        "{per_run} segments per {N} lifecycles ({} per lifecycle)",
+        per_run / N
+    );
+    time_wait_footprint();
     let mut g = cr.benchmark_group("endpoint_pair");
     g.throughput(Throughput::Elements(per_run));
     g.sample_size(20);
@@ -87,10 +90,6 @@ fn bench(cr: &mut Criterion) {
         b.iter(|| black_box(lifecycles(black_box(N))))
     });
     g.finish();
-    println!(
-        "{per_run} segments per {N} lifecycles ({} per lifecycle)",
-        per_run / N
-    );
 }
 
 criterion_group!(benches, bench);

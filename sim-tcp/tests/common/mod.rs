@@ -378,3 +378,106 @@ impl Pair {
             .map(|(t, id, _, _)| (*t, *id))
     }
 }
+
+/// A client host and a server host exchanging full lifecycles with immediate
+/// delivery: connect, `request` bytes, `response` bytes, the client closes first
+/// (TIME_WAIT on the client), then the server. Used by the allocation test and the
+/// `endpoint_pair` bench.
+pub struct Lifecycles {
+    pub client: Host,
+    pub server: Host,
+    pub cs: Stats,
+    pub ss: Stats,
+    pub now: SimTime,
+    pub next_conn: u64,
+    /// Segments delivered so far.
+    pub segments: u64,
+}
+
+impl Lifecycles {
+    pub fn new() -> Lifecycles {
+        let mut server = Host::new(PEER, TcpConfig::default(), CostModel::default(), 2);
+        let mut ss = Stats::new();
+        server.listen(SimTime::ZERO, SERVER_PORT, &mut ss).unwrap();
+        Lifecycles {
+            client: Host::new(US, TcpConfig::default(), CostModel::default(), 1),
+            server,
+            cs: Stats::new(),
+            ss,
+            now: SimTime::ZERO,
+            next_conn: 1,
+            segments: 0,
+        }
+    }
+
+    /// Runs `n` lifecycles, one every `gap`.
+    pub fn run(&mut self, n: u64, gap: SimDuration) {
+        let dst = SockAddr::new(PEER, SERVER_PORT);
+        for _ in 0..n {
+            self.now += gap;
+            let now = self.now;
+            if self.client.poll_timeout().is_some_and(|t| t <= now) {
+                self.client.on_timeout(now, &mut self.cs);
+            }
+            if self.server.poll_timeout().is_some_and(|t| t <= now) {
+                self.server.on_timeout(now, &mut self.ss);
+            }
+            self.client
+                .connect(now, dst, ConnId(self.next_conn), &mut self.cs)
+                .unwrap();
+            self.next_conn += 1;
+            self.pump(100, 1000);
+        }
+    }
+
+    fn pump(&mut self, request: u64, response: u64) {
+        let now = self.now;
+        let (c, s) = (&mut self.client, &mut self.server);
+        loop {
+            let mut moved = false;
+            while let Some(seg) = c.poll_transmit() {
+                s.on_segment(now, &seg, &mut self.ss);
+                self.segments += 1;
+                moved = true;
+            }
+            while let Some(seg) = s.poll_transmit() {
+                c.on_segment(now, &seg, &mut self.cs);
+                self.segments += 1;
+                moved = true;
+            }
+            while let Some((id, _, e)) = c.poll_event() {
+                moved = true;
+                match e {
+                    AppEvent::Connected => c.send(now, id, request, &mut self.cs).unwrap(),
+                    AppEvent::Readable { .. } => {
+                        c.read(now, id, &mut self.cs);
+                        c.close(now, id, Linger::Off, &mut self.cs);
+                    }
+                    _ => {}
+                }
+            }
+            while let Some((id, _, e)) = s.poll_event() {
+                moved = true;
+                match e {
+                    AppEvent::Readable { .. } => {
+                        s.read(now, id, &mut self.ss);
+                        s.send(now, id, response, &mut self.ss).unwrap();
+                    }
+                    AppEvent::EndOfStream => s.close(now, id, Linger::Off, &mut self.ss),
+                    _ => {}
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    /// Runs every remaining timer (TIME_WAIT expiries) by jumping far ahead.
+    pub fn drain(&mut self) {
+        self.now += SimDuration::from_secs(3600);
+        let now = self.now;
+        self.client.on_timeout(now, &mut self.cs);
+        self.server.on_timeout(now, &mut self.ss);
+    }
+}
