@@ -13,7 +13,6 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sim_tcp::*;
 
 #[path = "../tests/common/mod.rs"]
-#[allow(unused_macros, dead_code)]
 mod common;
 
 use common::Lifecycles;
