@@ -265,11 +265,15 @@ impl Chart for StackedStates {
         for (i, (state, _)) in self.layers.iter().enumerate().rev() {
             let color = state_color(state);
             chart
-                .draw_series(AreaSeries::new(
-                    self.times.iter().copied().zip(tops[i].iter().copied()),
-                    0.0,
-                    color.filled(),
-                ))?
+                .draw_series(
+                    AreaSeries::new(
+                        self.times.iter().copied().zip(tops[i].iter().copied()),
+                        0.0,
+                        color.filled(),
+                    )
+                    // An outline in the same colour hides the fill's raster seams.
+                    .border_style(color.stroke_width(1)),
+                )?
                 .label(state.to_uppercase())
                 .legend(swatch(color));
         }
@@ -567,9 +571,11 @@ pub fn run_plots(run: &RunData, rep: &RunReport, dir: &Path) -> Result<Vec<PathB
         written.extend(save(&chart, dir)?);
     }
 
+    // Groups that never hold memory (e.g. spoofing attackers) are left out.
     let mut memory: Vec<(String, Vec<(f64, f64)>)> = groups
         .iter()
         .map(|g| (g.clone(), samples(g, &|t| t.memory_bytes as f64)))
+        .filter(|(_, s)| s.iter().any(|p| p.1 > 0.0))
         .collect();
     if memory.len() > 1 {
         let total = sample_totals(run, |t| t.memory_bytes);
