@@ -42,8 +42,8 @@ use sim_core::link::Verdict;
 use sim_core::rng::{below, chance, exponential};
 use sim_core::{Fired, MasterSeed, Sim, SimDuration, SimTime, StreamRng};
 use sim_tcp::{
-    Addr, AppEvent, ConnId, Errno, Flags, Host, Linger, Segment, Seq, SockAddr, SocketId,
-    SocketRecord, State, Stats,
+    Addr, AppEvent, ConnId, Errno, Flags, Host, Linger, Path, Segment, Seq, SockAddr, SocketId,
+    State, Stats,
 };
 
 use crate::error::CliError;
@@ -148,18 +148,23 @@ struct GroupRt {
 #[derive(Default)]
 struct Side {
     sock: Option<SocketId>,
-    rec: Option<Box<SocketRecord>>,
+    /// The states the socket went through, once it is gone (its `SocketRecord`
+    /// arrived; the rest of the record is folded into the connection's sums).
+    path: Option<Path>,
+    /// The first error the application saw or the socket ended with.
     error: Option<Errno>,
     /// Payload bytes the application read.
     received: u64,
-    /// Payload bytes the application handed to send().
-    sent: u64,
     /// The application called close (any mode): it holds the socket no more.
     closed: bool,
     /// The application shut down its write side and still holds the socket.
     shut: bool,
     /// The exchange is done on this side (client: response read; server: answered).
     done: bool,
+    /// The socket ended with a RST it sent itself (SO_LINGER 0, unread data).
+    aborted: bool,
+    /// It sent its FIN before receiving the peer's (an active closer).
+    fin_first: bool,
     close_blocked: Option<SimDuration>,
 }
 
@@ -180,6 +185,12 @@ struct Conn {
     silenced: bool,
     port_exhausted: bool,
     slot: Option<u32>,
+    /// Sums over the two sockets' records, as they arrive.
+    retransmits: u64,
+    bytes_discarded: u64,
+    stale_accepted: u64,
+    /// When the last of its sockets was gone.
+    finished_at: Option<SimTime>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -589,6 +600,10 @@ impl<'a> World<'a> {
             silenced: false,
             port_exhausted: false,
             slot,
+            retransmits: 0,
+            bytes_discarded: 0,
+            stale_accepted: 0,
+            finished_at: None,
         });
         match res {
             Ok(sock) => conn.client.sock = Some(sock),
@@ -749,16 +764,28 @@ impl<'a> World<'a> {
             }
             AppEvent::Finished(rec) => {
                 self.totals.bytes_discarded += rec.bytes_discarded;
-                self.side_mut(id, who).rec = Some(Box::new(rec));
-                let c = self.conn(id).expect("checked");
-                let ended = c.client.rec.as_ref().is_some_and(|client| {
-                    // Once the client is established the server has (or is about to
-                    // have) its socket: wait for it, unless the client's end already
-                    // says there is none (a reset or refusal from a socketless host).
-                    let no_server = c.server.sock.is_none()
-                        && (c.established.is_none() || client.error.is_some());
-                    c.server.rec.is_some() || no_server
-                });
+                let c = self.conn_mut(id).expect("checked");
+                c.retransmits += u64::from(rec.retransmits);
+                c.bytes_discarded += rec.bytes_discarded;
+                c.stale_accepted += u64::from(rec.stale_accepted);
+                c.finished_at = c.finished_at.max(Some(rec.closed_at));
+                if who == Who::Client {
+                    c.client_port.get_or_insert(rec.local.port);
+                }
+                let side = match who {
+                    Who::Client => &mut c.client,
+                    Who::Server => &mut c.server,
+                };
+                side.path = Some(rec.path);
+                side.error = side.error.or(rec.error);
+                side.aborted = rec.aborted;
+                side.fin_first = rec.sent_fin_first;
+                // Once the client is established the server has (or is about to have)
+                // its socket: wait for it, unless the client's end already says there
+                // is none (a reset or refusal from a host without the socket).
+                let no_server = c.server.sock.is_none()
+                    && (c.established.is_none() || c.client.error.is_some());
+                let ended = c.client.path.is_some() && (c.server.path.is_some() || no_server);
                 if ended {
                     self.finalize(id, false)?;
                 }
@@ -817,15 +844,11 @@ impl<'a> World<'a> {
         let now = self.sim.now();
         let res = self.hosts[h as usize].send(now, sock, bytes, &mut self.groups[g].stats);
         self.dirty.push(h);
-        let side = self.side_mut(id, who);
         match res {
-            Ok(()) => side.sent += bytes,
+            Ok(()) => self.totals.bytes_requested += bytes,
             Err(e) => {
-                side.error.get_or_insert(e);
+                self.side_mut(id, who).error.get_or_insert(e);
             }
-        }
-        if res.is_ok() {
-            self.totals.bytes_requested += bytes;
         }
     }
 
@@ -957,12 +980,7 @@ impl<'a> World<'a> {
         if c.port_exhausted {
             return Outcome::PortExhausted;
         }
-        let errors = [
-            c.client.error,
-            c.client.rec.as_ref().and_then(|r| r.error),
-            c.server.error,
-            c.server.rec.as_ref().and_then(|r| r.error),
-        ];
+        let errors = [c.client.error, c.server.error];
         let saw = |e: Errno| errors.contains(&Some(e));
         if c.established.is_none() {
             if saw(Errno::ECONNREFUSED) {
@@ -976,8 +994,7 @@ impl<'a> World<'a> {
             }
             return Outcome::Aborted;
         }
-        let aborted = |s: &Side| s.rec.as_ref().is_some_and(|r| r.aborted);
-        if c.vanish || aborted(&c.client) || aborted(&c.server) {
+        if c.vanish || c.client.aborted || c.server.aborted {
             return Outcome::Aborted;
         }
         if saw(Errno::ECONNRESET) || saw(Errno::EPIPE) {
@@ -1006,10 +1023,7 @@ impl<'a> World<'a> {
     }
 
     fn row(&self, id: ConnId, c: &Conn, outcome: Outcome, at_end: bool) -> ConnectionRow {
-        let recs = [c.client.rec.as_deref(), c.server.rec.as_deref()];
-        let sum = |f: fn(&SocketRecord) -> u64| recs.iter().flatten().map(|r| f(r)).sum::<u64>();
-        let fin_first = |r: Option<&SocketRecord>| r.is_some_and(|r| r.sent_fin_first);
-        let active_closer = match (fin_first(recs[0]), fin_first(recs[1])) {
+        let active_closer = match (c.client.fin_first, c.server.fin_first) {
             (true, true) => "both",
             (true, false) => "client",
             (false, true) => "server",
@@ -1018,17 +1032,13 @@ impl<'a> World<'a> {
         let finished = if at_end {
             None
         } else {
-            recs.iter()
-                .flatten()
-                .map(|r| r.closed_at)
-                .max()
-                .or(Some(self.sim.now()))
+            c.finished_at.or(Some(self.sim.now()))
         };
-        let path = |r: Option<&SocketRecord>| r.map(|r| r.path.to_string()).unwrap_or_default();
+        let path = |s: &Side| s.path.map(|p| p.to_string()).unwrap_or_default();
         ConnectionRow {
             id: id.0,
             client: host_name(&self.groups, &self.host_group, c.client_host),
-            client_port: c.client_port.or(recs[0].map(|r| r.local.port)),
+            client_port: c.client_port,
             server: Peer {
                 groups: &self.groups,
                 host_group: &self.host_group,
@@ -1041,11 +1051,11 @@ impl<'a> World<'a> {
             finished_s: finished.map(SimTime::as_secs_f64),
             outcome,
             active_closer: active_closer.to_string(),
-            client_path: path(recs[0]),
-            server_path: path(recs[1]),
-            retransmits: sum(|r| r.retransmits.into()),
-            bytes_discarded: sum(|r| r.bytes_discarded),
-            stale_accepted: sum(|r| r.stale_accepted.into()),
+            client_path: path(&c.client),
+            server_path: path(&c.server),
+            retransmits: c.retransmits,
+            bytes_discarded: c.bytes_discarded,
+            stale_accepted: c.stale_accepted,
             bytes_delivered: c.client.received + c.server.received,
             close_blocked_s: c
                 .client
