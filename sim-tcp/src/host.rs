@@ -529,6 +529,7 @@ impl Host {
                 let isn = self.tw.get(t).snd_nxt() + 65537;
                 stats.counters.tw_reused += 1;
                 self.free_mini(now, t, Cause::TimeWaitReused, stats);
+                self.tw.prune();
                 isn
             }
             None => self.isn(now, port, remote),
@@ -714,6 +715,9 @@ impl Host {
                 self.listen_segment(now, seg, Some(isn), stats);
             }
         }
+        // Restarts and kills leave stale expiry entries: drop those at the fronts
+        // so poll_timeout() stays exact.
+        self.tw.prune();
     }
 
     /// RFC 9293 §3.10.7.2 LISTEN, with Linux's SYN queue, SYN cookies and

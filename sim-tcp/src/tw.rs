@@ -341,7 +341,7 @@ impl TwTable {
         }
     }
 
-    /// Earliest expiry (possibly a stale entry if not pruned: a harmless early wake-up).
+    /// Earliest expiry (exact once [`TwTable::prune`] ran after the last change).
     pub fn next_deadline(&self) -> Option<SimTime> {
         let a = self.fifo.front().map(|e| e.at);
         let b = self.heap.peek().map(|Reverse(e)| e.at);

@@ -290,3 +290,13 @@ fn time_wait_costs_the_simulator_little() {
     println!("{per_tw:.0} simulator bytes per TIME_WAIT at {N}");
     assert_eq!(tb.stats.memory.current, u64::from(N) * 256 + 2368);
 }
+
+/// poll_timeout() is exact: after a restart the host wakes at the new expiry only.
+#[test]
+fn poll_timeout_is_exact_after_restart() {
+    let mut tb = time_wait_client(cfg());
+    assert_eq!(tb.host.poll_timeout(), Some(ms(60_000)));
+    tb.advance_to(ms(20_000));
+    tb.feed(tb.pkt(F | A, 1, 2, 0));
+    assert_eq!(tb.host.poll_timeout(), Some(ms(80_000)));
+}
