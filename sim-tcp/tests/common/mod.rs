@@ -281,10 +281,14 @@ struct SegKey(usize);
 
 impl Pair {
     pub fn new(a: TcpConfig, b: TcpConfig, delay: SimDuration) -> Pair {
+        Pair::with_seeds(a, b, delay, [1, 2])
+    }
+
+    pub fn with_seeds(a: TcpConfig, b: TcpConfig, delay: SimDuration, seeds: [u64; 2]) -> Pair {
         Pair {
             hosts: [
-                Host::new(Addr::new(10, 0, 0, 1), a, CostModel::default(), 1),
-                Host::new(Addr::new(10, 0, 0, 2), b, CostModel::default(), 2),
+                Host::new(Addr::new(10, 0, 0, 1), a, CostModel::default(), seeds[0]),
+                Host::new(Addr::new(10, 0, 0, 2), b, CostModel::default(), seeds[1]),
             ],
             stats: [Stats::with_trace(), Stats::with_trace()],
             now: SimTime::ZERO,
