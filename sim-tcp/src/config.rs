@@ -56,7 +56,9 @@ pub struct TcpConfig {
     /// it is killed (time-based as `tcp_retries2`). Default 0, which Linux reads as 8.
     pub orphan_retries: u8,
     /// `net.ipv4.tcp_retries2`: data retransmission limit, converted to a time as
-    /// Linux `tcp_model_timeout()` does (15 → 924.6 s with a 200 ms RTO base).
+    /// Linux `tcp_model_timeout()` does from a 200 ms base (`TCP_RTO_MIN`, fixed) and
+    /// `rto_max`: 15 → 924.6 s. Give-up at the first time-out that much after the
+    /// first transmission of the oldest unacknowledged segment.
     pub retries2: u8,
     /// Initial RTO (RFC 6298 (2.1); Linux `TCP_TIMEOUT_INIT`). Default 1 s.
     pub rto_initial: SimDuration,

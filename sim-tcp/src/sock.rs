@@ -23,6 +23,10 @@ use crate::stats::{Path, SocketRecord, Stats};
 /// per 500 ms per socket.
 pub(crate) const OOW_RATELIMIT: SimDuration = SimDuration::from_millis(500);
 
+/// Linux `TCP_RTO_MIN` (200 ms): the base of `tcp_model_timeout()` whatever the
+/// configured `rto_min`.
+const LINUX_RTO_MIN: SimDuration = SimDuration::from_millis(200);
+
 /// Output queues, shared by all sockets of a host (reused; never reallocated per
 /// segment once warm).
 #[derive(Default)]
@@ -751,7 +755,10 @@ impl Sock {
         } else {
             cfg.retries2
         };
-        if cx.now.saturating_since(stamp) >= model_timeout(boundary, cfg.rto_min, cfg.rto_max) {
+        // Linux retransmits_timed_out(): the base is the constant TCP_RTO_MIN, not
+        // the route's rto_min.
+        let limit = model_timeout(boundary, LINUX_RTO_MIN, cfg.rto_max);
+        if cx.now.saturating_since(stamp) >= limit {
             return self.timed_out(cx);
         }
         self.retries = self.retries.saturating_add(1);
