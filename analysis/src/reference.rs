@@ -718,11 +718,13 @@ pub fn fmt_num(x: f64) -> String {
     let magnitude = x.abs().log10().floor() as i32;
     let decimals = (5 - magnitude).clamp(0, 9) as usize;
     let s = format!("{x:.decimals$}");
-    if s.contains('.') {
+    let s = if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
         s
-    }
+    };
+    // A tiny negative rounding error is not "-0".
+    if s == "-0" { "0".to_string() } else { s }
 }
 
 /// [`fmt_num`] of an optional value, `-` when absent.
@@ -849,5 +851,6 @@ mod tests {
         assert_eq!(fmt_num(0.000_625), "0.000625");
         assert_eq!(fmt_num(600_000.0), "600000");
         assert_eq!(fmt_num(0.0), "0");
+        assert_eq!(fmt_num(-1e-17), "0");
     }
 }

@@ -76,9 +76,9 @@ pub fn report(opts: &ReportOptions, out: &mut dyn Write) -> Result<Vec<PathBuf>,
                 written.extend(crate::plot::run_plots(&run, &rep, &opts.dir.join("plots"))?);
             }
         }
-        Input::Sweep(table) => {
+        Input::Sweep(mut table) => {
+            let flagged = table.add_reference_metrics()?;
             let stats = table.intervals();
-            let flagged = table.flagged_references()?;
             let ci_path = opts.dir.join("ci.csv");
             crate::sweep::write_ci_csv_file(&table, &stats, &ci_path)?;
             written.push(ci_path);

@@ -195,28 +195,49 @@ impl SweepTable {
             .collect()
     }
 
-    /// The references flagged in the sweep's run directories that exist (a sweep
-    /// copied without its `runs/` is reported without them).
-    pub fn flagged_references(&self) -> Result<Vec<(String, Reference)>, ReportError> {
-        let mut out = Vec::new();
-        for row in self
-            .rows
-            .iter()
-            .filter(|r| r.dir.join("summary.csv").is_file())
-        {
-            let run = RunData::load(&row.dir)?;
-            let name = row
-                .dir
+    /// Computes the analytic references of every run whose directory is present
+    /// (a sweep copied without its `runs/` is reported without them). Adds one
+    /// metric per (model, group), `ref.<model>.<group>.rel_error`, so that the
+    /// across-seed statistics show whether a model is biased at a point (Little's
+    /// law, an identity of the accounting, is left out); returns the references
+    /// that are flagged, with their run's directory name.
+    pub fn add_reference_metrics(&mut self) -> Result<Vec<(String, Reference)>, ReportError> {
+        let mut flagged = Vec::new();
+        for i in 0..self.rows.len() {
+            let dir = &self.rows[i].dir;
+            if !dir.join("summary.csv").is_file() {
+                continue;
+            }
+            let run = RunData::load(dir)?;
+            let name = dir
                 .file_name()
                 .map_or(String::new(), |n| n.to_string_lossy().into_owned());
-            out.extend(
-                references(&run)
-                    .into_iter()
-                    .filter(|r| r.status == Status::Flag)
-                    .map(|r| (name.clone(), r)),
-            );
+            for r in references(&run) {
+                if r.model != "little"
+                    && let Some(e) = r.rel_error.filter(|e| e.is_finite())
+                {
+                    let metric = format!("ref.{}.{}.rel_error", r.model, r.group);
+                    let column = match self.metrics.iter().position(|m| *m == metric) {
+                        Some(c) => c,
+                        None => {
+                            self.metrics.push(metric);
+                            self.metrics.len() - 1
+                        }
+                    };
+                    let values = &mut self.rows[i].values;
+                    values.resize(values.len().max(column + 1), None);
+                    values[column] = Some(e);
+                }
+                if r.status == Status::Flag {
+                    flagged.push((name.clone(), r));
+                }
+            }
         }
-        Ok(out)
+        let width = self.metrics.len();
+        for row in &mut self.rows {
+            row.values.resize(width, None);
+        }
+        Ok(flagged)
     }
 
     /// The readable table: per point, every metric that is not zero in all runs.
@@ -243,7 +264,11 @@ impl SweepTable {
             let rows: Vec<Vec<String>> = p
                 .metrics
                 .iter()
-                .filter(|mi| mi.interval.mean != 0.0 || mi.interval.sd.is_some_and(|s| s != 0.0))
+                .filter(|mi| {
+                    mi.metric.starts_with("ref.")
+                        || mi.interval.mean != 0.0
+                        || mi.interval.sd.is_some_and(|s| s != 0.0)
+                })
                 .map(|mi| {
                     let iv = &mi.interval;
                     vec![
@@ -258,7 +283,7 @@ impl SweepTable {
             write_table(
                 out,
                 &[
-                    "metric (all-zero ones omitted)",
+                    "metric (all-zero summary columns omitted)",
                     "n",
                     "mean",
                     "sd",

@@ -229,6 +229,12 @@ fn sweep_lists_references_flagged_in_its_runs() {
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["flagged"][0]["run"], "rate1-seed2");
     assert_eq!(v["flagged"][0]["reference"]["status"], "FLAG");
+    // Its relative error is a metric of its point (one run of three has it).
+    let ci = std::fs::read_to_string(tmp.path().join("ci.csv")).unwrap();
+    assert!(
+        ci.contains("1,ref.time_wait_steady.clients.rel_error,1,0.5,,,\n"),
+        "{ci}"
+    );
 }
 
 #[test]
