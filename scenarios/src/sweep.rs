@@ -27,7 +27,7 @@
 //! `--shard I/N` runs only the runs whose index is `I` modulo `N` and does not
 //! write `sweep.csv`; `--merge DIR` assembles it once every shard is done.
 
-mod plan;
+pub mod plan;
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
@@ -61,7 +61,7 @@ an interrupted sweep is finished by running the same command again."#;
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_long_help = PLAN_HELP)]
 pub struct SweepArgs {
-    /// The sweep plan (a TOML file: scenario, set, [vary], seeds).
+    /// The sweep plan (a TOML file: scenario, set, vary, seeds).
     pub plan: PathBuf,
     /// Runs at once (default: the number of CPUs).
     #[arg(long, value_name = "N")]
@@ -71,7 +71,7 @@ pub struct SweepArgs {
     /// A shard does not write sweep.csv: merge when all shards are done.
     #[arg(long, value_name = "I/N", conflicts_with = "merge")]
     pub shard: Option<String>,
-    /// Sweep directory [default: out/<plan file stem>]. Complete runs already there
+    /// Sweep directory [default: out/PLAN-STEM, the plan file name without .toml]. Complete runs already there
     /// are kept and skipped.
     #[arg(long, value_name = "DIR", conflicts_with = "merge")]
     pub out: Option<PathBuf>,
