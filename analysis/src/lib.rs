@@ -13,6 +13,7 @@
 //!   latency, references) and its table / CSV / JSON renderings.
 //! - [`sweep`]: across-seed statistics per parameter point (`ci.csv`).
 //! - [`plot`]: PNG + SVG charts.
+//! - [`text`]: number formatting and aligned text tables.
 //! - [`report`]: the entry point behind `tcpsim report DIR`.
 
 pub mod error;
@@ -25,5 +26,6 @@ pub mod schema;
 pub mod stats;
 pub mod summary;
 pub mod sweep;
+pub mod text;
 
 pub use error::ReportError;

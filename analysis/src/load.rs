@@ -53,6 +53,73 @@ impl RunData {
             scenario,
         })
     }
+
+    /// The groups of a run in the order of `states.csv` (first appearance), then any
+    /// other group of the time series.
+    pub fn groups(&self) -> Vec<String> {
+        let mut groups: Vec<String> = Vec::new();
+        let names = self
+            .states
+            .iter()
+            .map(|s| &s.group)
+            .chain(self.timeseries.iter().map(|t| &t.group));
+        for name in names {
+            if !groups.contains(name) {
+                groups.push(name.clone());
+            }
+        }
+        groups
+    }
+
+    /// The role of a group from `scenario.toml`; without it, guessed from the name.
+    pub fn group_role(&self, group: &str) -> String {
+        self.scenario
+            .as_ref()
+            .and_then(|s| s.groups().into_iter().find(|g| g.name == group))
+            .map(|g| g.role)
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| {
+                if group.starts_with("client") {
+                    "client".to_string()
+                } else if group.starts_with("server") {
+                    "server".to_string()
+                } else {
+                    String::new()
+                }
+            })
+    }
+
+    /// The per-sample sum over all groups of one `timeseries.csv` column, in time
+    /// order.
+    pub fn sample_totals(&self, f: fn(&TimeseriesRow) -> u64) -> Vec<(f64, f64)> {
+        let mut totals: Vec<(f64, f64)> = Vec::new();
+        for t in &self.timeseries {
+            match totals.iter_mut().rev().find(|p| p.0 == t.time_s) {
+                Some(p) => p.1 += f(t) as f64,
+                None => totals.push((t.time_s, f(t) as f64)),
+            }
+        }
+        totals.sort_by(|a, b| a.0.total_cmp(&b.0));
+        totals
+    }
+
+    /// Connect latencies of the connections whose client is in `group` (all when
+    /// `None`), sorted ascending.
+    pub fn connect_latencies(&self, group: Option<&str>) -> Vec<f64> {
+        let mut xs: Vec<f64> = self
+            .connections
+            .iter()
+            .filter(|c| group.is_none_or(|g| host_group(&c.client) == g))
+            .filter_map(|c| Some(c.established_s? - c.opened_s))
+            .collect();
+        xs.sort_by(f64::total_cmp);
+        xs
+    }
+}
+
+/// The group part of a host name `group/index`.
+pub fn host_group(host: &str) -> &str {
+    host.split_once('/').map_or(host, |(g, _)| g)
 }
 
 /// Reads a whole CSV file with a header row into typed rows.

@@ -18,12 +18,13 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use crate::error::ReportError;
-use crate::load::RunData;
-use crate::reference::{Status, fmt_num, host_group, report_groups, steady_window};
+use crate::load::{RunData, host_group};
+use crate::reference::{Status, steady_window};
 use crate::scenario::parse_duration_s;
 use crate::schema::STATE_COLUMNS;
-use crate::summary::{RunReport, byte_unit, connect_latencies, sample_totals};
+use crate::summary::RunReport;
 use crate::sweep::{PointStats, SweepTable, point_label};
+use crate::text::{byte_unit, fmt_num};
 
 /// Size of every chart, in pixels.
 pub const WIDTH: u32 = 1200;
@@ -501,7 +502,7 @@ impl Chart for LatencyCdf {
 /// Writes the run charts into `dir`; returns the paths written.
 pub fn run_plots(run: &RunData, rep: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let mut written = Vec::new();
-    let groups = report_groups(run);
+    let groups = run.groups();
     let samples =
         |group: &str, f: &dyn Fn(&crate::schema::TimeseriesRow) -> f64| -> Vec<(f64, f64)> {
             run.timeseries
@@ -578,7 +579,7 @@ pub fn run_plots(run: &RunData, rep: &RunReport, dir: &Path) -> Result<Vec<PathB
         .filter(|(_, s)| s.iter().any(|p| p.1 > 0.0))
         .collect();
     if memory.len() > 1 {
-        let total = sample_totals(run, |t| t.memory_bytes);
+        let total = run.sample_totals(|t| t.memory_bytes);
         memory.push(("all groups".into(), total));
     }
     if memory.iter().any(|(_, s)| !s.is_empty()) {
@@ -595,7 +596,7 @@ pub fn run_plots(run: &RunData, rep: &RunReport, dir: &Path) -> Result<Vec<PathB
     clients.dedup();
     let cdf: Vec<(String, Vec<f64>)> = clients
         .into_iter()
-        .map(|g| (g.to_string(), connect_latencies(run, Some(g))))
+        .map(|g| (g.to_string(), run.connect_latencies(Some(g))))
         .filter(|(_, xs)| !xs.is_empty())
         .collect();
     if !cdf.is_empty() {

@@ -21,9 +21,10 @@
 
 use serde::Serialize;
 
-use crate::load::RunData;
+use crate::load::{RunData, host_group};
 use crate::scenario::{Scenario, as_number};
 use crate::stats::{mean, sample_sd};
+use crate::text::{fmt_num, fmt_opt};
 
 /// Tolerance of references that are identities of the accounting or pure timer
 /// arithmetic.
@@ -31,8 +32,9 @@ pub const EXACT_TOLERANCE: f64 = 0.01;
 /// Floor of the tolerance of references to a random quantity.
 pub const STOCHASTIC_TOLERANCE: f64 = 0.10;
 
+/// Whether a measured value agrees with its reference. Serialized as in the table
+/// and the CSV: `ok`, `FLAG`, `n/a`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-/// Serialized as in the table and the CSV: `ok`, `FLAG`, `n/a`.
 pub enum Status {
     /// Within tolerance.
     #[serde(rename = "ok")]
@@ -254,7 +256,7 @@ pub fn poisson_tolerance(expected: f64) -> f64 {
 /// give-up and connect time.
 pub fn references(run: &RunData) -> Vec<Reference> {
     let mut out = little_references(run);
-    let groups = report_groups(run);
+    let groups = run.groups();
     for g in &groups {
         if let Some(r) = time_wait_reference(run, g) {
             out.push(r);
@@ -300,54 +302,14 @@ fn little_references(run: &RunData) -> Vec<Reference> {
         .collect()
 }
 
-/// The groups of a run in the order of `states.csv` (first appearance), then any
-/// other group of the time series.
-pub fn report_groups(run: &RunData) -> Vec<String> {
-    let mut groups: Vec<String> = Vec::new();
-    let names = run
-        .states
-        .iter()
-        .map(|s| &s.group)
-        .chain(run.timeseries.iter().map(|t| &t.group));
-    for name in names {
-        if !groups.contains(name) {
-            groups.push(name.clone());
-        }
-    }
-    groups
-}
-
-/// The role of a group from `scenario.toml`; without it, guessed from the name.
-pub fn group_role(run: &RunData, group: &str) -> String {
-    run.scenario
-        .as_ref()
-        .and_then(|s| s.groups().into_iter().find(|g| g.name == group))
-        .map(|g| g.role)
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| {
-            if group.starts_with("client") {
-                "client".to_string()
-            } else if group.starts_with("server") {
-                "server".to_string()
-            } else {
-                String::new()
-            }
-        })
-}
-
 /// A group that opens connections: role `client`, or any group named as a
 /// connection's client in `connections.csv`.
 fn is_client(run: &RunData, group: &str) -> bool {
-    group_role(run, group) == "client"
+    run.group_role(group) == "client"
         || run
             .connections
             .iter()
             .any(|c| host_group(&c.client) == group)
-}
-
-/// The group part of a host name `group/index`.
-pub fn host_group(host: &str) -> &str {
-    host.split_once('/').map_or(host, |(g, _)| g)
 }
 
 fn state_row<'a>(
@@ -701,37 +663,6 @@ fn connect_time_reference(run: &RunData, group: &str) -> Reference {
     )
 }
 
-/// A number in at most 6 significant digits, without trailing zeros.
-pub fn fmt_num(x: f64) -> String {
-    if !x.is_finite() {
-        return if x.is_nan() {
-            "NaN".into()
-        } else if x > 0.0 {
-            "inf".into()
-        } else {
-            "-inf".into()
-        };
-    }
-    if x == 0.0 {
-        return "0".into();
-    }
-    let magnitude = x.abs().log10().floor() as i32;
-    let decimals = (5 - magnitude).clamp(0, 9) as usize;
-    let s = format!("{x:.decimals$}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    // A tiny negative rounding error is not "-0".
-    if s == "-0" { "0".to_string() } else { s }
-}
-
-/// [`fmt_num`] of an optional value, `-` when absent.
-pub fn fmt_opt(x: Option<f64>) -> String {
-    x.map_or_else(|| "-".to_string(), fmt_num)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -843,14 +774,5 @@ mod tests {
             String::new(),
         );
         assert_eq!(r.status, Status::NotApplicable);
-    }
-
-    #[test]
-    fn number_formatting() {
-        assert_eq!(fmt_num(470.533_333), "470.533");
-        assert_eq!(fmt_num(0.000_625), "0.000625");
-        assert_eq!(fmt_num(600_000.0), "600000");
-        assert_eq!(fmt_num(0.0), "0");
-        assert_eq!(fmt_num(-1e-17), "0");
     }
 }

@@ -7,11 +7,10 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::load::RunData;
-use crate::reference::{
-    Reference, Status, fmt_num, fmt_opt, group_role, host_group, references, report_groups,
-};
+use crate::reference::{Reference, Status, references};
 use crate::schema::{STATE_COLUMNS, TimeseriesRow};
 use crate::stats::{mean, percentile_sorted, time_weighted_mean};
+use crate::text::{fmt_bytes, fmt_num, fmt_opt, write_table};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunReport {
@@ -74,33 +73,6 @@ pub struct Latency {
     pub p99_s: Option<f64>,
 }
 
-/// The per-sample sum over all groups of one `timeseries.csv` column, in time
-/// order.
-pub fn sample_totals(run: &RunData, f: fn(&TimeseriesRow) -> u64) -> Vec<(f64, f64)> {
-    let mut totals: Vec<(f64, f64)> = Vec::new();
-    for t in &run.timeseries {
-        match totals.iter_mut().rev().find(|p| p.0 == t.time_s) {
-            Some(p) => p.1 += f(t) as f64,
-            None => totals.push((t.time_s, f(t) as f64)),
-        }
-    }
-    totals.sort_by(|a, b| a.0.total_cmp(&b.0));
-    totals
-}
-
-/// Connect latencies of the connections whose client is in `group` (all when
-/// `None`), sorted ascending.
-pub fn connect_latencies(run: &RunData, group: Option<&str>) -> Vec<f64> {
-    let mut xs: Vec<f64> = run
-        .connections
-        .iter()
-        .filter(|c| group.is_none_or(|g| host_group(&c.client) == g))
-        .filter_map(|c| Some(c.established_s? - c.opened_s))
-        .collect();
-    xs.sort_by(f64::total_cmp);
-    xs
-}
-
 impl Latency {
     pub fn of_sorted(sorted: &[f64]) -> Self {
         Latency {
@@ -143,7 +115,8 @@ impl RunReport {
             ("syn_cookies_sent", s.syn_cookies_sent),
             ("bytes_discarded", s.bytes_discarded),
         ]);
-        let groups = report_groups(run)
+        let groups = run
+            .groups()
             .into_iter()
             .map(|name| {
                 let usage = |f: fn(&TimeseriesRow) -> u64| {
@@ -159,7 +132,7 @@ impl RunReport {
                     }
                 };
                 GroupReport {
-                    role: group_role(run, &name),
+                    role: run.group_role(&name),
                     states: run
                         .states
                         .iter()
@@ -187,13 +160,13 @@ impl RunReport {
             groups,
             total_memory_bytes: Usage {
                 peak: Some(s.peak_memory_bytes as f64),
-                mean: time_weighted_mean(&sample_totals(run, |t| t.memory_bytes), s.sim_time_s),
+                mean: time_weighted_mean(&run.sample_totals(|t| t.memory_bytes), s.sim_time_s),
             },
             total_ports_in_use: Usage {
                 peak: Some(s.peak_ports_in_use as f64),
-                mean: time_weighted_mean(&sample_totals(run, |t| t.ports_in_use), s.sim_time_s),
+                mean: time_weighted_mean(&run.sample_totals(|t| t.ports_in_use), s.sim_time_s),
             },
-            latency: Latency::of_sorted(&connect_latencies(run, None)),
+            latency: Latency::of_sorted(&run.connect_latencies(None)),
             references: references(run),
         }
     }
@@ -454,66 +427,4 @@ fn group_label(g: &GroupReport) -> String {
 
 fn opt_cell(x: Option<f64>) -> String {
     x.map(fmt_num).unwrap_or_default()
-}
-
-/// Bytes in B, KiB, MiB or GiB with three significant digits.
-pub fn fmt_bytes(x: Option<f64>) -> String {
-    let Some(x) = x else { return "-".into() };
-    let (v, unit) = byte_unit(x);
-    if v == 1.0 {
-        return format!("{} B", x.round());
-    }
-    format!("{} {unit}", fmt_num((x / v * 1000.0).round() / 1000.0))
-}
-
-/// The binary unit that suits a byte count: (bytes per unit, name).
-pub fn byte_unit(max: f64) -> (f64, &'static str) {
-    const UNITS: [(f64, &str); 4] = [
-        (1073741824.0, "GiB"),
-        (1048576.0, "MiB"),
-        (1024.0, "KiB"),
-        (1.0, "B"),
-    ];
-    UNITS
-        .into_iter()
-        .find(|(v, _)| max >= *v)
-        .unwrap_or((1.0, "B"))
-}
-
-/// Writes an aligned text table; `align` has one letter per column, `l` (left) or
-/// `r` (right).
-pub fn write_table(
-    out: &mut dyn Write,
-    header: &[&str],
-    align: &str,
-    rows: &[Vec<String>],
-) -> std::io::Result<()> {
-    let align: Vec<char> = align.chars().collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            if i < widths.len() {
-                widths[i] = widths[i].max(cell.chars().count());
-            }
-        }
-    }
-    let line = |cells: &mut dyn Iterator<Item = &str>| -> String {
-        let parts: Vec<String> = cells
-            .zip(&widths)
-            .enumerate()
-            .map(|(i, (c, w))| {
-                if align.get(i) == Some(&'r') {
-                    format!("{c:>w$}")
-                } else {
-                    format!("{c:<w$}")
-                }
-            })
-            .collect();
-        format!("  {}", parts.join("  ").trim_end())
-    };
-    writeln!(out, "{}", line(&mut header.iter().copied()))?;
-    for row in rows {
-        writeln!(out, "{}", line(&mut row.iter().map(String::as_str)))?;
-    }
-    Ok(())
 }

@@ -12,10 +12,10 @@ use serde::Serialize;
 
 use crate::error::ReportError;
 use crate::load::{RunData, csv_error, open_csv};
-use crate::reference::{Reference, Status, fmt_num, fmt_opt, references};
+use crate::reference::{Reference, Status, references};
 use crate::schema::SummaryRow;
 use crate::stats::Interval;
-use crate::summary::write_table;
+use crate::text::{fmt_num, fmt_opt, write_table};
 
 /// Summary columns that identify a run rather than measure it.
 const NOT_METRICS: [&str; 2] = ["scenario", "seed"];
