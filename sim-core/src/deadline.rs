@@ -27,7 +27,9 @@ use crate::heap::QuadHeap;
 use crate::queue::Key;
 
 /// The deadline set [`crate::Sim`] uses by default: the faster design in
-/// `benches/scheduler.rs` (see the crate docs for the numbers).
+/// `benches/scheduler.rs`. Measured (thread CPU time, 2-vCPU VM): `deadline_hold`
+/// at 10^4 hosts 13.1 M/s lazy vs 7.2 M/s indexed; `deadline_rearm` (one extra
+/// re-arm per event) 5.8 vs 5.2 M/s at 10^4 and 4.0 vs 1.5 M/s at 10^5.
 pub type FastDeadlines = LazyDeadlines;
 
 /// At most one pending deadline per `usize` id, ordered by [`Key`].

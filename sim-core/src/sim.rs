@@ -105,7 +105,8 @@ impl<E, D: DeadlineSet> Sim<E, D> {
         Ok(())
     }
 
-    /// Schedules `event` after `delay` from now (cannot be in the past).
+    /// Schedules `event` after `delay` from now (never in the past). Panics if
+    /// `now + delay` overflows virtual time (about 584 years).
     pub fn schedule_in(&mut self, delay: SimDuration, event: E) {
         let at = self.now + delay;
         self.schedule(at, event)
