@@ -234,14 +234,20 @@ impl Host {
             }
         }
         match fate {
-            Fate::Live => match sock.deadline() {
-                Some(t) => {
-                    self.timers.push(idx, Reverse((t, idx)));
+            Fate::Live => {
+                let d = sock.deadline();
+                if d != sock.armed {
+                    sock.armed = d;
+                    match d {
+                        Some(t) => {
+                            self.timers.push(idx, Reverse((t, idx)));
+                        }
+                        None => {
+                            self.timers.remove(&idx);
+                        }
+                    }
                 }
-                None => {
-                    self.timers.remove(&idx);
-                }
-            },
+            }
             Fate::Dead => self.free_full(now, idx, stats),
             Fate::TimeWait(cause) => self.make_mini(now, idx, None, Some(cause), stats),
             Fate::FinWait2Mini(tmo) => self.make_mini(now, idx, Some(tmo), None, stats),
@@ -853,6 +859,9 @@ impl Host {
                 .is_some_and(|(_, Reverse((t, _)))| *t <= now);
             if full_due {
                 let (idx, _) = self.timers.pop().expect("peeked");
+                if let Some(s) = self.slots[idx as usize].sock.as_mut() {
+                    s.armed = None;
+                }
                 self.with_sock(now, idx, stats, |s, cx| (s.on_timer(cx), ()));
                 continue;
             }

@@ -179,6 +179,8 @@ pub(crate) struct Sock {
     /// SO_LINGER N: when the blocked close() gives up; with `linger_from`.
     pub linger_at: Option<SimTime>,
     pub linger_from: SimTime,
+    /// The deadline currently in the host's timer queue.
+    pub armed: Option<SimTime>,
 
     pub rtt: Rtt,
     /// A segment being timed (end sequence, send time); cleared by retransmission
@@ -244,6 +246,7 @@ impl Sock {
             fw2_at: None,
             linger_at: None,
             linger_from: now,
+            armed: None,
             rtt: Rtt::new(cfg),
             timed: None,
             rto_started: now,
@@ -315,11 +318,16 @@ impl Sock {
     }
 
     /// Earliest pending deadline.
+    #[inline]
     pub fn deadline(&self) -> Option<SimTime> {
-        [self.rto_at, self.fw2_at, self.linger_at]
-            .into_iter()
-            .flatten()
-            .min()
+        fn earlier(a: Option<SimTime>, b: Option<SimTime>) -> Option<SimTime> {
+            match (a, b) {
+                (Some(x), Some(y)) => Some(x.min(y)),
+                (x, None) => x,
+                (None, y) => y,
+            }
+        }
+        earlier(earlier(self.rto_at, self.fw2_at), self.linger_at)
     }
 
     fn event(&self, cx: &mut Cx, ev: AppEvent) {
