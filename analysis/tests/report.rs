@@ -263,3 +263,36 @@ fn missing_scenario_toml_makes_references_not_applicable() {
         .unwrap();
     assert!(tw.trim_end().ends_with("n/a"), "{tw}");
 }
+
+/// run_ports (see gen.py): 20 ports, one connection a second, TIME_WAIT 60 s.
+/// Hand-computed over the steady window [70, 100] s (first TIME_WAIT sample at
+/// 10 s, plus 60 s; arrivals stop at 100 s):
+/// - port ceiling 20 / 60 = 1/3 conn/s; opened in [70, 100): 30, of which 70..=80
+///   got a port: measured 11/30; reference min(30/30, 1/3) = 1/3; +10 %.
+/// - TIME_WAIT: 40 entries / 100 s × 60 s = 24; samples at 70, 80, 90, 100 s hold
+///   19, 19, 20, 20 (the connections 10..=19 and 61..=80 still in TIME_WAIT):
+///   mean 19.5.
+#[test]
+fn port_ceiling_and_time_wait_references_by_hand() {
+    let run = analysis::load::RunData::load(&fixture("run_ports")).unwrap();
+    let refs = analysis::reference::references(&run);
+    let find = |model: &str| refs.iter().find(|r| r.model == model).unwrap();
+    let port = find("port_ceiling");
+    assert!(
+        (port.measured.unwrap() - 11.0 / 30.0).abs() < 1e-12,
+        "{port:?}"
+    );
+    assert!(
+        (port.reference.unwrap() - 1.0 / 3.0).abs() < 1e-12,
+        "{port:?}"
+    );
+    assert!((port.rel_error.unwrap() - 0.1).abs() < 1e-9, "{port:?}");
+    assert!(
+        port.note.contains("ceiling 0.333333 conn/s"),
+        "{}",
+        port.note
+    );
+    let tw = find("time_wait_steady");
+    assert_eq!((tw.measured, tw.reference), (Some(19.5), Some(24.0)));
+    assert_eq!(run.summary.port_exhausted, 60);
+}
