@@ -58,6 +58,7 @@ impl<T: Copy + Ord> QuadHeap<T> {
     /// The smallest entry. With a pop deferred, every entry but the root is at
     /// least its ancestor among the root's children, so the minimum is among the
     /// root and its (at most four) children.
+    #[inline]
     pub fn peek(&self) -> Option<T> {
         if self.dirty {
             self.v.iter().take(5).min().copied()
@@ -67,6 +68,7 @@ impl<T: Copy + Ord> QuadHeap<T> {
     }
 
     /// Adds an entry.
+    #[inline]
     pub fn push(&mut self, x: T) {
         if self.dirty {
             // Put `x` at the dirty root and the displaced entry back at the end,
@@ -75,7 +77,9 @@ impl<T: Copy + Ord> QuadHeap<T> {
             self.dirty = false;
             let displaced = std::mem::replace(&mut self.v[0], x);
             self.v.push(displaced);
-            self.sift_up(self.v.len() - 1);
+            if self.v.len() <= 5 {
+                self.sift_up(self.v.len() - 1);
+            }
             self.sink_root();
         } else {
             self.v.push(x);
@@ -84,6 +88,7 @@ impl<T: Copy + Ord> QuadHeap<T> {
     }
 
     /// Removes and returns the smallest entry.
+    #[inline]
     pub fn pop(&mut self) -> Option<T> {
         self.settle();
         if self.v.is_empty() {
@@ -105,6 +110,7 @@ impl<T: Copy + Ord> QuadHeap<T> {
     }
 
     /// Performs a deferred sift, if any.
+    #[inline]
     fn settle(&mut self) {
         if self.dirty {
             self.dirty = false;
@@ -112,6 +118,7 @@ impl<T: Copy + Ord> QuadHeap<T> {
         }
     }
 
+    #[inline]
     fn sift_up(&mut self, mut i: usize) {
         let v = &mut self.v[..];
         let x = v[i];
@@ -147,8 +154,19 @@ impl<T: Copy + Ord> QuadHeap<T> {
     fn sink_root(&mut self) {
         let v = &mut self.v[..];
         let Some(&x) = v.first() else { return };
+        let n = v.len();
         let mut i = 0;
-        while let Some(c) = Self::min_child(v, i) {
+        // Full groups of four children: the hot loop.
+        while let Some(k) = v.get(4 * i + 1..4 * i + 5) {
+            let a = usize::from(k[1] < k[0]);
+            let b = 2 + usize::from(k[3] < k[2]);
+            let best = if k[b] < k[a] { b } else { a };
+            let child = k[best];
+            v[i] = child;
+            i = 4 * i + 1 + best;
+        }
+        // At most one partial group, at the bottom.
+        if let Some(c) = Self::min_child(v, i) {
             v[i] = v[c];
             i = c;
         }

@@ -146,6 +146,7 @@ impl<E> EventQueue<E> {
         self.len() == 0
     }
 
+    #[inline]
     fn store(&mut self, key: Key, event: E) -> u32 {
         let slot = match self.free.pop() {
             Some(s) => {
@@ -169,11 +170,13 @@ impl<E> EventQueue<E> {
     }
 
     /// Adds an event (use [`EventQueue::push_cancellable`] to keep a handle).
+    #[inline]
     pub fn push(&mut self, key: Key, event: E) {
         self.store(key, event);
     }
 
     /// Adds an event and returns a handle that can cancel it.
+    #[inline]
     pub fn push_cancellable(&mut self, key: Key, event: E) -> EventKey {
         let slot = self.store(key, event);
         EventKey { slot, seq: key.seq }
@@ -199,11 +202,13 @@ impl<E> EventQueue<E> {
     }
 
     /// The key of the earliest live event.
+    #[inline]
     pub fn peek_key(&self) -> Option<Key> {
         self.heap.peek().map(|e| e.key)
     }
 
     /// Removes and returns the earliest live event.
+    #[inline]
     pub fn pop(&mut self) -> Option<(Key, E)> {
         let e = self.heap.pop()?;
         let s = &mut self.slots[e.slot as usize];
@@ -216,6 +221,7 @@ impl<E> EventQueue<E> {
 
     /// Keeps the invariant "the heap top, if any, is live" so that `peek_key` can
     /// take `&self`.
+    #[inline]
     fn purge_top(&mut self) {
         while self.stale > 0 {
             match self.heap.peek() {
