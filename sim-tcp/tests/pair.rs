@@ -111,3 +111,60 @@ fn same_seed_same_run() {
         assert_ne!(a, run(8, isn));
     }
 }
+
+fn connected_pair(delay_ms: u64) -> (Pair, SocketId, SocketId) {
+    let mut p = Pair::new(
+        TcpConfig::default(),
+        TcpConfig::default(),
+        SimDuration::from_millis(delay_ms),
+    );
+    p.call(1, |h, now, st| h.listen(now, 80, st)).unwrap();
+    let server = SockAddr::new(p.addr(1), 80);
+    let c = p
+        .call(0, |h, now, st| h.connect(now, server, ConnId(1), st))
+        .unwrap();
+    p.run_until(ms(10 * delay_ms));
+    let (_, s) = p
+        .find_event(1, |e| matches!(e, AppEvent::Accepted { .. }))
+        .unwrap();
+    (p, c, s)
+}
+
+/// Both close at once: FIN_WAIT_1 → CLOSING → TIME_WAIT on both sides.
+#[test]
+fn simultaneous_close_paths() {
+    let (mut p, c, s) = connected_pair(10);
+    p.call(0, |h, now, st| h.close(now, c, Linger::Off, st));
+    p.call(1, |h, now, st| h.close(now, s, Linger::Off, st));
+    p.run_until(ms(200_000));
+    let want = [
+        "SYN_SENT>ESTABLISHED>FIN_WAIT_1>CLOSING>TIME_WAIT>CLOSED",
+        "SYN_RCVD>ESTABLISHED>FIN_WAIT_1>CLOSING>TIME_WAIT>CLOSED",
+    ];
+    for (i, want) in want.iter().enumerate() {
+        assert_eq!(p.records(i)[0].path.to_string(), *want);
+        assert!(p.records(i)[0].sent_fin_first);
+    }
+}}
+
+/// The server closes first: the TIME_WAIT (and its memory) moves to the server.
+#[test]
+fn server_closes_first_paths() {
+    let (mut p, c, s) = connected_pair(10);
+    p.call(1, |h, now, st| h.close(now, s, Linger::Off, st));
+    p.run_until(ms(1_000));
+    assert!(p.find_event(0, |e| *e == AppEvent::EndOfStream).is_some());
+    p.call(0, |h, now, st| h.close(now, c, Linger::Off, st));
+    p.run_until(ms(1_100));
+    assert_eq!(p.stats[1].count(State::TimeWait), 1);
+    assert_eq!(p.stats[1].memory.current, 2368 + 256);
+    p.run_until(ms(200_000));
+    assert_eq!(
+        p.records(0)[0].path.to_string(),
+        "SYN_SENT>ESTABLISHED>CLOSE_WAIT>LAST_ACK>CLOSED"
+    );
+    assert_eq!(
+        p.records(1)[0].path.to_string(),
+        "SYN_RCVD>ESTABLISHED>FIN_WAIT_1>FIN_WAIT_2>TIME_WAIT>CLOSED"
+    );
+}
