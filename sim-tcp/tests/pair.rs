@@ -145,7 +145,7 @@ fn simultaneous_close_paths() {
         assert_eq!(p.records(i)[0].path.to_string(), *want);
         assert!(p.records(i)[0].sent_fin_first);
     }
-}}
+}
 
 /// The server closes first: the TIME_WAIT (and its memory) moves to the server.
 #[test]
