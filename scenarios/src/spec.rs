@@ -27,6 +27,7 @@ use crate::builtin;
 use crate::error::CliError;
 
 pub use sim_core::link::LinkConfig;
+use sim_core::link::LinkError;
 pub use sim_tcp::{CostModel, TcpConfig};
 
 /// Where a scenario came from, for error messages and the default output name.
@@ -602,7 +603,7 @@ impl Ctx<'_> {
             return Err(self.error(e.key, &e.message));
         }
         if let Err(e) = sc.link.validate() {
-            return Err(self.error("link", e));
+            return Err(self.error(&link_key(&e), e));
         }
         for (i, (gc, g)) in sc.resolved.iter().zip(&sc.groups).enumerate() {
             let key = |k: &str| format!("group[{i}] ({}).{k}", gc.name);
@@ -613,7 +614,7 @@ impl Ctx<'_> {
             }
             if g.link.is_some() {
                 if let Err(e) = gc.link.validate() {
-                    return Err(self.error(&key("link"), e));
+                    return Err(self.error(&key(&link_key(&e)), e));
                 }
             }
             let w = &gc.workload;
@@ -651,6 +652,15 @@ impl Ctx<'_> {
             return Err(self.error("group", "no group of role server and workload.silent_destinations = 0: connections would have no destination"));
         }
         Ok(())
+    }
+}
+
+/// The `link.*` key a link validation error is about.
+fn link_key(e: &LinkError) -> String {
+    match e {
+        LinkError::Probability { field, .. } => format!("link.{field}"),
+        LinkError::ZeroBandwidth { .. } | LinkError::Bandwidth { .. } => "link.bandwidth".into(),
+        LinkError::InvertedOutage { .. } => "link.outages".into(),
     }
 }
 
@@ -774,5 +784,105 @@ fn read_source(source: &str) -> Result<(Origin, String, String), CliError> {
         Err(e) => Err(CliError::bad_input(format!(
             "scenario file {source}: cannot read: {e}"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(text: &str) -> toml::Value {
+        toml::Value::Table(toml::from_str(text).unwrap())
+    }
+
+    #[test]
+    fn set_parses_toml_values_and_falls_back_to_strings() {
+        let mut v = value("[[group]]\nname = \"clients\"\nrole = \"client\"\n");
+        apply_set(&mut v, "tcp.local_port_range=[40000, 40999]").unwrap();
+        apply_set(&mut v, "workload.client_close=linger:5s").unwrap();
+        apply_set(&mut v, "link.loss=0.01").unwrap();
+        apply_set(&mut v, "tcp.rfc1337=true").unwrap();
+        apply_set(&mut v, "group.clients.count=4").unwrap();
+        apply_set(&mut v, "group.0.tcp.fin_timeout=10s").unwrap();
+        assert_eq!(
+            v["tcp"]["local_port_range"],
+            toml::Value::Array(vec![40000.into(), 40999.into()])
+        );
+        assert_eq!(v["workload"]["client_close"].as_str(), Some("linger:5s"));
+        assert_eq!(v["link"]["loss"].as_float(), Some(0.01));
+        assert_eq!(v["tcp"]["rfc1337"].as_bool(), Some(true));
+        assert_eq!(v["group"][0]["count"].as_integer(), Some(4));
+        assert_eq!(v["group"][0]["tcp"]["fin_timeout"].as_str(), Some("10s"));
+    }
+
+    #[test]
+    fn set_errors_name_the_assignment() {
+        let mut v = value("[run]\nseed = 1\n");
+        let e = apply_set(&mut v, "run.seed").unwrap_err().to_string();
+        assert!(
+            e.contains("--set run.seed") && e.contains("KEY=VALUE"),
+            "{e}"
+        );
+        let e = apply_set(&mut v, "run.seed.x=1").unwrap_err().to_string();
+        assert!(e.contains("`run.seed` is a integer"), "{e}");
+        let e = apply_set(&mut v, "a..b=1").unwrap_err().to_string();
+        assert!(e.contains("dotted path"), "{e}");
+    }
+
+    #[test]
+    fn defaults_fill_every_section_and_the_auto_drain_covers_every_timer() {
+        let sc = Scenario::from_value(value(""), &Origin::Builtin("t".into()), "t", &[]).unwrap();
+        assert_eq!(sc.groups.len(), 2);
+        assert_eq!(sc.resolved[0].rate(), Some(DEFAULT_RATE));
+        assert_eq!(sc.tcp.time_wait, Some(SimDuration::from_secs(60)));
+        // Linux defaults: the longest timer is an orphan retransmitting its FIN 8
+        // times (1+2+...+64+120+120 s = 367 s) and then sitting in TIME_WAIT (60 s).
+        assert_eq!(sc.drain(), SimDuration::from_secs(367 + 60 + 10));
+        let text = sc.to_toml();
+        let back =
+            Scenario::from_value(value(&text), &Origin::Builtin("t".into()), "t", &[]).unwrap();
+        assert_eq!(back.to_toml(), text);
+    }
+
+    #[test]
+    fn a_group_overriding_msl_keeps_its_own_time_wait() {
+        let v = value(
+            "[[group]]\nname = \"c\"\nrole = \"client\"\ntcp = { msl = \"5s\" }\n\
+             [[group]]\nname = \"s\"\nrole = \"server\"\n",
+        );
+        let sc = Scenario::from_value(v, &Origin::Builtin("t".into()), "t", &[]).unwrap();
+        assert_eq!(
+            sc.resolved[0].tcp.time_wait_len(),
+            SimDuration::from_secs(10)
+        );
+        assert_eq!(
+            sc.resolved[1].tcp.time_wait_len(),
+            SimDuration::from_secs(60)
+        );
+        let text = sc.to_toml();
+        assert!(
+            text.contains("[group.tcp]\nmsl = \"5s\"\ntime_wait = \"10s\"\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn close_modes_parse_and_print() {
+        for (s, m) in [
+            ("close", CloseMode::Close),
+            ("shutdown", CloseMode::Shutdown),
+            ("abort", CloseMode::Abort),
+            ("never", CloseMode::Never),
+            ("linger:5s", CloseMode::Linger(SimDuration::from_secs(5))),
+            ("linger:0s", CloseMode::Abort),
+        ] {
+            assert_eq!(s.parse::<CloseMode>().unwrap(), m, "{s}");
+        }
+        assert_eq!(
+            CloseMode::Linger(SimDuration::from_millis(1500)).to_string(),
+            "linger:1s 500ms"
+        );
+        assert!("linger:soon".parse::<CloseMode>().is_err());
+        assert!("slam".parse::<CloseMode>().is_err());
     }
 }
