@@ -92,7 +92,14 @@ fn write_run(
     };
     let mut pcap = opts.pcap.as_deref().map(PcapOut::create).transpose()?;
     let bar = progress_bar(sc, opts.progress);
-    let mut progress = |t: SimTime| bar.set_position(t.as_nanos() / 1_000_000);
+    let total_s = harness::horizon(sc).as_secs_f64();
+    let mut progress = |t: SimTime| {
+        bar.set_position(t.as_nanos() / 1_000_000);
+        bar.set_message(format!(
+            "{:.0} s of at most {total_s:.0} s",
+            t.as_secs_f64()
+        ));
+    };
     let results = harness::simulate(
         sc,
         opts.trace,
