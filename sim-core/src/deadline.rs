@@ -27,9 +27,10 @@ use crate::heap::QuadHeap;
 use crate::queue::Key;
 
 /// The deadline set [`crate::Sim`] uses by default: the faster design in
-/// `benches/scheduler.rs`. Measured (thread CPU time, 2-vCPU VM): `deadline_hold`
-/// at 10^4 hosts 13.1 M/s lazy vs 7.2 M/s indexed; `deadline_rearm` (one extra
-/// re-arm per event) 5.8 vs 5.2 M/s at 10^4 and 4.0 vs 1.5 M/s at 10^5.
+/// `benches/scheduler.rs` (thread CPU time, 2-vCPU VM). `deadline_hold` (pop the
+/// earliest, re-arm it): 14.7 M/s lazy vs 7.4 M/s indexed at 10^4 hosts, 1.8 vs 1.0
+/// at 10^6. `deadline_rearm` (plus one re-arm of another host per event): equal at
+/// 10^3 (7.4 vs 7.6), then 6.0 vs 5.2 at 10^4, 4.7 vs 3.1 at 10^5, 1.6 vs 0.6 at 10^6.
 pub type FastDeadlines = LazyDeadlines;
 
 /// At most one pending deadline per `usize` id, ordered by [`Key`].
