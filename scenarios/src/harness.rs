@@ -949,31 +949,21 @@ impl<'a> World<'a> {
     /// Writes the connection's row and forgets it. `at_end`: the run is over and it
     /// is still open.
     fn finalize(&mut self, id: ConnId, at_end: bool) -> Result<(), CliError> {
+        // A connection that never had a client socket frees its closed-loop slot
+        // here (with the failure back-off); any other did when its application was
+        // done with it.
+        if self.conn(id).is_some_and(|c| c.client.sock.is_none()) {
+            self.client_app_done(id, true);
+        }
         let idx = (id.0 - 1) as usize;
         let Some(c) = self.conns[idx].take() else {
             return Ok(());
         };
         self.active -= 1;
-        if c.port_exhausted || (c.client.sock.is_none() && c.client.error.is_some()) {
-            self.client_app_done_for(&c, true);
-        }
         let outcome = self.outcome(&c, at_end);
         self.totals.outcomes[outcome as usize] += 1;
         let row = self.row(id, &c, outcome, at_end);
         self.sinks.connections.row(&row)
-    }
-
-    /// A closed-loop slot freed by a connection that failed before it had a socket.
-    fn client_app_done_for(&mut self, c: &Conn, failed: bool) {
-        if let Some(slot) = c.slot {
-            let wait = if failed {
-                self.groups[c.group as usize].cfg.tcp.rto_min
-            } else {
-                SimDuration::ZERO
-            };
-            let group = c.group;
-            self.schedule(self.sim.now() + wait, Ev::Start { group, slot });
-        }
     }
 
     fn outcome(&self, c: &Conn, at_end: bool) -> Outcome {

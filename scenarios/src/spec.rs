@@ -619,7 +619,7 @@ impl Ctx<'_> {
             }
             let w = &gc.workload;
             if w.rate.is_some() && w.concurrency.is_some() {
-                return Err(self.error(&key("workload.rate"), "both workload.rate and workload.concurrency are set: use one (rate = open loop, concurrency = closed loop)"));
+                return Err(self.error(&key("workload.rate"), "both workload.rate and workload.concurrency are set: use one (rate = open loop, concurrency = closed loop); to turn a built-in scenario into a closed loop, save `tcpsim show NAME` to a file and replace its `rate` line with `concurrency = N`"));
             }
             if w.concurrency == Some(0) {
                 return Err(self.error(
