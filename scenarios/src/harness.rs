@@ -31,7 +31,7 @@
 //! has the whole response, the server right after answering, or both at the instant
 //! the client has the response. The other side closes when it reads the FIN. Each
 //! side closes in its own mode (`close`, `shutdown`, `abort`, `linger:N`, `never`).
-//! An application that gets an error (reset, time-out) closes its socket.
+//! An error (reset, time-out, refusal) ends a side: the stack has freed the socket.
 
 use std::fmt;
 
@@ -749,11 +749,11 @@ impl<'a> World<'a> {
                 }
             }
             AppEvent::Error(e) => {
+                // The connection is dead and its handle with it (sim-tcp emits
+                // `Finished` at once): the application has nothing left to close.
                 let side = self.side_mut(id, who);
                 side.error.get_or_insert(e);
-                if !side.closed {
-                    self.close_with(id, who, Linger::Off);
-                }
+                side.closed = true;
                 if who == Who::Client {
                     let est = self.conn(id).is_some_and(|c| c.established.is_some());
                     self.client_app_done(id, !est);
