@@ -57,8 +57,12 @@ impl ScenarioArgs {
 struct RunArgs {
     #[command(flatten)]
     scenario: ScenarioArgs,
-    /// Result directory [default: out/<scenario>-seed<N>]. An earlier result there is replaced.
-    #[arg(long)]
+    // Not a doc comment: rustdoc would read `<scenario>` as an HTML tag.
+    #[arg(
+        long,
+        value_name = "DIR",
+        help = "Result directory [default: out/<scenario>-seed<N>]. An earlier result there is replaced."
+    )]
     out: Option<PathBuf>,
     /// Also write transitions.csv: every state change of every socket.
     #[arg(long)]
