@@ -10,7 +10,11 @@ use scenarios::{CliError, builtin, spec, sweep};
 
 /// A deterministic discrete-event simulator of the TCP connection lifecycle.
 #[derive(Debug, Parser)]
-#[command(name = "tcpsim", version, about, long_about = None)]
+#[command(
+    name = "tcpsim",
+    version,
+    after_help = "Examples:\n  tcpsim list\n  tcpsim run client-close\n  tcpsim run server-close --set workload.rate=5000 --set group.clients.count=100\n  tcpsim show port-exhaustion > mine.toml && tcpsim run mine.toml --trace\n  tcpsim report out/client-close-seed1\n\nExit status: 0 success, 2 bad input (nothing written), 1 anything else."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
