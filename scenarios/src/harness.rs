@@ -139,9 +139,15 @@ struct GroupRt {
     stats: Stats,
     arrivals: StreamRng,
     choice: StreamRng,
+    /// Connections started (attackers: spoofed SYNs sent), for `workload.count`.
     attempts: u64,
-    /// Attacker groups: spoofed SYNs sent.
-    spoofed: u64,
+}
+
+impl GroupRt {
+    /// `workload.count` attempts made: the group starts no more.
+    fn quota_reached(&self) -> bool {
+        self.cfg.workload.count.is_some_and(|n| self.attempts >= n)
+    }
 }
 
 /// One side (client or server application) of a connection.
@@ -305,7 +311,6 @@ impl<'a> World<'a> {
                 arrivals: master.stream(&format!("arrivals:{}", gc.name)),
                 choice: master.stream(&format!("choice:{}", gc.name)),
                 attempts: 0,
-                spoofed: 0,
             });
         }
         let mut w = World {
@@ -383,8 +388,13 @@ impl<'a> World<'a> {
             .expect("events are scheduled at or after now");
     }
 
+    /// The group's next Poisson arrival, unless arrivals are over (`run.duration`,
+    /// `workload.count`).
     fn schedule_arrival(&mut self, g: u32) {
         let grp = &mut self.groups[g as usize];
+        if grp.quota_reached() {
+            return;
+        }
         let rate = grp.cfg.rate().expect("open-loop group");
         let mean = SimDuration::from_secs_f64(1.0 / rate);
         let at = self.sim.now() + exponential(&mut grp.arrivals, mean);
@@ -561,7 +571,7 @@ impl<'a> World<'a> {
         let now = self.sim.now();
         let n_servers = self.servers.len() as u64;
         let grp = &mut self.groups[g as usize];
-        if grp.cfg.workload.count.is_some_and(|n| grp.attempts >= n) {
+        if grp.quota_reached() {
             return Ok(());
         }
         grp.attempts += 1;
@@ -642,10 +652,10 @@ impl<'a> World<'a> {
             return Ok(());
         }
         let grp = &mut self.groups[g as usize];
-        if grp.cfg.workload.count.is_some_and(|n| grp.spoofed >= n) {
+        if grp.quota_reached() {
             return Ok(());
         }
-        grp.spoofed += 1;
+        grp.attempts += 1;
         let host = grp.first_host + below(&mut grp.choice, grp.cfg.count.into()) as u32;
         let server = self.servers[below(&mut grp.choice, n_servers) as usize];
         let src = SockAddr::new(
@@ -662,7 +672,7 @@ impl<'a> World<'a> {
             len: 0,
             mss: Some(1460),
             ts: None,
-            conn: ConnId(SPOOF_CONN | grp.spoofed),
+            conn: ConnId(SPOOF_CONN | grp.attempts),
         };
         self.transmit(host, seg)
     }

@@ -117,7 +117,7 @@ fn report(args: &ReportArgs) -> Result<(), CliError> {
         ReportError::BadInput(m) => CliError::bad_input(m),
         other => CliError::other(other.to_string()),
     })?;
-    std::io::Write::flush(&mut out).map_err(|e| CliError::other(format!("stdout: {e}")))?;
+    std::io::Write::flush(&mut out).or_else(stdout_closed)?;
     for p in written {
         eprintln!("wrote {}", p.display());
     }
@@ -135,19 +135,34 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes `text` to stdout. A reader that went away (`tcpsim show X | head`) is not
+/// an error.
+fn emit(text: &str) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    std::io::Write::write_all(&mut out, text.as_bytes())
+        .and_then(|()| std::io::Write::flush(&mut out))
+        .or_else(stdout_closed)
+}
+
+fn stdout_closed(e: std::io::Error) -> Result<(), CliError> {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Ok(())
+    } else {
+        Err(CliError::other(format!("stdout: {e}")))
+    }
+}
+
 fn dispatch(command: Command) -> Result<(), CliError> {
     match command {
         Command::List => {
             let width = builtin::ALL.iter().map(|b| b.name.len()).max().unwrap_or(0);
-            for b in &builtin::ALL {
-                println!("{:width$}  {}", b.name, b.summary);
-            }
-            Ok(())
+            let lines: String = builtin::ALL
+                .iter()
+                .map(|b| format!("{:width$}  {}\n", b.name, b.summary))
+                .collect();
+            emit(&lines)
         }
-        Command::Show(args) => {
-            print!("{}", args.load()?.to_toml());
-            Ok(())
-        }
+        Command::Show(args) => emit(&args.load()?.to_toml()),
         Command::Run(args) => {
             let sc = args.scenario.load()?;
             let opts = RunOptions {
@@ -160,8 +175,7 @@ fn dispatch(command: Command) -> Result<(), CliError> {
                 progress: !args.quiet && std::io::stderr().is_terminal(),
             };
             let outcome = run::run(&sc, &opts)?;
-            println!("{}", outcome.describe());
-            Ok(())
+            emit(&format!("{}\n", outcome.describe()))
         }
         Command::Sweep(args) => sweep::run(&args),
         Command::Report(args) => report(&args),
