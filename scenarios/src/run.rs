@@ -202,6 +202,20 @@ impl RunOutcome {
             s.rst_sent,
             s.retransmits
         ));
+        let notable: Vec<String> = [
+            ("SYN cookies sent", s.syn_cookies_sent),
+            ("listen drops", s.listen_drops),
+            ("TIME_WAIT overflows", s.tw_overflow),
+            ("stale segments accepted", s.stale_accepted),
+            ("bytes discarded", s.bytes_discarded),
+        ]
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+        if !notable.is_empty() {
+            out.push_str(&format!("  {}\n", notable.join(", ")));
+        }
         if let (Some(p50), Some(p99)) = (s.connect_p50_s, s.connect_p99_s) {
             out.push_str(&format!(
                 "  connect time p50 {:.1} ms, p99 {:.1} ms\n",
