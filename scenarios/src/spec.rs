@@ -388,32 +388,46 @@ impl GroupConfig {
     /// How long this group's sockets may take to end after their last application
     /// call: the longest of the TIME_WAIT length, an orphan's FIN_WAIT_2 time
     /// (up to 2·`fin_timeout` − 60 s on Linux when `fin_timeout` > 60 s), the SYN
-    /// give-up time and the SYN-ACK give-up time, plus the time an orphan may spend
-    /// retransmitting its FIN (`tcp_orphan_retries`, 8 when 0).
+    /// and SYN-ACK give-up times, and an orphan's FIN retransmissions
+    /// (`tcp_orphan_retries`) followed by TIME_WAIT.
     pub fn settle_time(&self) -> SimDuration {
         let t = &self.tcp;
-        let backoff = |retries: u32| {
-            // Classic exponential back-off from rto_initial, each wait capped at
-            // rto_max: sum over i in 0..=retries of min(rto_initial·2^i, rto_max).
-            (0..=retries.min(32)).fold(SimDuration::ZERO, |acc, i| {
-                acc.saturating_add(
-                    t.rto_initial
-                        .saturating_mul(1u64 << i.min(40))
-                        .min(t.rto_max),
-                )
+        // SYN and SYN-ACK: `linear` waits of rto_initial, then doubling from
+        // rto_initial, each capped at rto_max; the give-up comes one wait after the
+        // last retransmission (6 retries: 1+2+...+64 = 127 s).
+        let handshake = |retries: u8, linear: u8| {
+            (0..=u32::from(retries)).fold(SimDuration::ZERO, |acc, i| {
+                let doublings = i.saturating_sub(linear.into()).min(40);
+                acc.saturating_add(t.rto_initial.saturating_mul(1 << doublings).min(t.rto_max))
             })
         };
-        let orphan = t.orphan_retries_effective();
         [
             t.time_wait_len(),
             t.fin_timeout.saturating_mul(2),
-            backoff(t.syn_retries.into()),
-            backoff(t.synack_retries.into()),
-            backoff(orphan.into()).saturating_add(t.time_wait_len()),
+            handshake(t.syn_retries, t.syn_linear_timeouts),
+            handshake(t.synack_retries, 0),
+            model_timeout(t.orphan_retries_effective(), t.rto_max)
+                .saturating_add(t.time_wait_len()),
         ]
         .into_iter()
         .max()
         .unwrap_or(SimDuration::ZERO)
+    }
+}
+
+/// Linux `tcp_model_timeout()` (net/ipv4/tcp_timer.c): how long `boundary`
+/// retransmissions take from the fixed `TCP_RTO_MIN` base of 200 ms, doubling up to
+/// `rto_max` (the give-up time of `tcp_retries2` and `tcp_orphan_retries`).
+fn model_timeout(boundary: u8, rto_max: SimDuration) -> SimDuration {
+    let base = SimDuration::from_millis(200);
+    let ratio = rto_max.as_nanos() / base.as_nanos();
+    let thresh = ratio.checked_ilog2().unwrap_or(0);
+    let b = u32::from(boundary);
+    if b <= thresh {
+        base.saturating_mul((2u64 << b) - 1)
+    } else {
+        base.saturating_mul((2u64 << thresh) - 1)
+            .saturating_add(rto_max.saturating_mul(u64::from(b - thresh)))
     }
 }
 
@@ -836,8 +850,17 @@ mod tests {
         assert_eq!(sc.resolved[0].rate(), Some(DEFAULT_RATE));
         assert_eq!(sc.tcp.time_wait, Some(SimDuration::from_secs(60)));
         // Linux defaults: the longest timer is an orphan retransmitting its FIN 8
-        // times (1+2+...+64+120+120 s = 367 s) and then sitting in TIME_WAIT (60 s).
-        assert_eq!(sc.drain(), SimDuration::from_secs(367 + 60 + 10));
+        // times (tcp_model_timeout: 511 × 200 ms = 102.2 s) and then sitting in
+        // TIME_WAIT (60 s); plus the 10 s margin.
+        assert_eq!(
+            sc.drain(),
+            SimDuration::from_millis(102_200 + 60_000 + 10_000)
+        );
+        // tcp_retries2 = 15 gives Linux's 924.6 s.
+        assert_eq!(
+            model_timeout(15, SimDuration::from_secs(120)),
+            SimDuration::from_millis(924_600)
+        );
         let text = sc.to_toml();
         let back =
             Scenario::from_value(value(&text), &Origin::Builtin("t".into()), "t", &[]).unwrap();

@@ -173,7 +173,12 @@ fn fin_wait_2_times_out_for_orphans_only() {
         r.summary.attempted
     );
 
-    let held = run("fin-wait-2", &["workload.server_close=shutdown"], false);
+    // A fixed 10-minute drain: the held sockets stay until the run ends.
+    let held = run(
+        "fin-wait-2",
+        &["workload.server_close=shutdown", "run.drain=10m"],
+        false,
+    );
     let fw2 = held.state("server", "FIN_WAIT_2");
     assert_eq!(fw2.entered, held.summary.attempted);
     assert!(
