@@ -28,9 +28,10 @@ use crate::queue::Key;
 
 /// The deadline set [`crate::Sim`] uses by default: the faster design in
 /// `benches/scheduler.rs` (thread CPU time, 2-vCPU VM). `deadline_hold` (pop the
-/// earliest, re-arm it): 14.7 M/s lazy vs 7.4 M/s indexed at 10^4 hosts, 1.8 vs 1.0
-/// at 10^6. `deadline_rearm` (plus one re-arm of another host per event): equal at
-/// 10^3 (7.4 vs 7.6), then 6.0 vs 5.2 at 10^4, 4.7 vs 3.1 at 10^5, 1.6 vs 0.6 at 10^6.
+/// earliest, re-arm it): 15.0 M/s lazy vs 7.1 M/s indexed at 10^4 hosts, 1.79 vs
+/// 0.98 at 10^6. `deadline_rearm` (plus one re-arm of another host per event):
+/// equal at 10^3 (7.4 vs 7.6), then 5.8 vs 5.3 at 10^4, 2.3 vs 2.0 at 10^5 and
+/// 1.33 vs 0.54 at 10^6.
 pub type FastDeadlines = LazyDeadlines;
 
 /// At most one pending deadline per `usize` id, ordered by [`Key`].

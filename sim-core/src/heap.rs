@@ -3,9 +3,9 @@
 //!
 //! Why not `std::collections::BinaryHeap`: in the hold benchmark
 //! (`benches/scheduler.rs`, `hold/quad_heap` vs `hold/std_binary_heap`, thread CPU
-//! time on the 2-vCPU build VM) this heap is faster at every size: 25.4 vs 22.4 M
-//! events/s at 10^3 pending, 16.5 vs 15.0 at 10^4, 8.5 vs 7.8 at 10^5 and 1.99 vs
-//! 1.47 at 10^6, for three reasons:
+//! time on the 2-vCPU build VM) this heap is faster at every size: 25.9 vs 23.0 M
+//! events/s at 10^3 pending, 17.3 vs 15.0 at 10^4, 12.0 vs 8.8 at 10^5 and 1.80 vs
+//! 1.57 at 10^6, for three reasons:
 //! * four children per node halve the levels, and the four children are adjacent
 //!   in memory, so a sift touches fewer cache lines;
 //! * sifts move a "hole" rather than swapping, and because entries are `Copy`
