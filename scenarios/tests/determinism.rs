@@ -37,6 +37,14 @@ fn same_seed_same_bytes_other_seed_other_numbers() {
             "{f} differs between two runs with the same seed"
         );
     }
+    // Tracing observes the run without changing it.
+    let untraced = run("client-close", &sets, false);
+    for f in &FILES[..4] {
+        assert!(
+            bytes(&a.dir, f) == bytes(&untraced.dir, f),
+            "{f} changes with --trace"
+        );
+    }
     let mut other = sets.to_vec();
     other.push("run.seed=2");
     let c = run("client-close", &other, true);
