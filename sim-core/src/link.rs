@@ -772,7 +772,7 @@ impl Link {
     fn arrival(&mut self, base: SimTime, rng: &mut StreamRng) -> SimTime {
         let mut t = base;
         if !self.jitter.is_zero() {
-            t += SimDuration::from_nanos(below(rng, self.jitter.as_nanos() + 1));
+            t += SimDuration::from_nanos(below(rng, self.jitter.as_nanos().saturating_add(1)));
         }
         if !self.reorder {
             t = t.max(self.last_arrival);
