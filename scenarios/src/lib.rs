@@ -34,7 +34,15 @@
 //!   simulation and writes the result directory atomically (everything goes to a
 //!   temporary sibling directory that is renamed into place at the end);
 //!   [`run::RunOutcome`] carries the `summary.csv` row and the `run.json` record.
+//!   [`run::RunOutcome::describe`] is the human summary `tcpsim run` prints;
+//!   [`run::default_out_dir`] is `out/<scenario>-seed<N>`.
+//! - [`spec::Scenario::to_toml`]: the effective scenario (`tcpsim show`, and
+//!   `scenario.toml` in every run directory).
 //! - [`CliError::exit_code`]: 2 for bad input, 1 for anything else.
+//!
+//! A run is single-threaded and deterministic: the same scenario and seed give
+//! byte-identical files (all but `run.json`), whatever else runs in the process, so
+//! sweeps may run many of them on a thread pool.
 
 pub mod builtin;
 pub mod error;
