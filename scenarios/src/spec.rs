@@ -468,10 +468,21 @@ impl Scenario {
         out
     }
 
-    /// Writes the effective TIME_WAIT length (`tcp.time_wait`, which defaults to
-    /// 2 × `tcp.msl`) into the base table and into every group that overrides
-    /// `msl` alone, so the effective scenario names it and keeps its meaning.
-    fn fill_time_wait(&mut self) {
+    /// Writes the defaults that depend on other keys into the scenario, so that
+    /// `tcpsim show` names them and its output keeps its meaning when read back:
+    /// the TIME_WAIT length (`tcp.time_wait`, which defaults to 2 × `tcp.msl`) in the
+    /// base table and in every group that overrides `msl` alone, and the default
+    /// `workload.rate` unless some group switches to a closed loop.
+    fn fill_defaults(&mut self) {
+        let w = &mut self.workload;
+        let closed_loop_group = self.groups.iter().any(|g| {
+            g.workload
+                .as_ref()
+                .is_some_and(|t| t.contains_key("concurrency"))
+        });
+        if w.rate.is_none() && w.concurrency.is_none() && !closed_loop_group {
+            w.rate = Some(Rate(DEFAULT_RATE));
+        }
         self.tcp.time_wait = Some(self.tcp.time_wait_len());
         for (g, gc) in self.groups.iter_mut().zip(&mut self.resolved) {
             gc.tcp.time_wait = Some(gc.tcp.time_wait_len());
@@ -501,7 +512,7 @@ impl Scenario {
             .map(|(i, g)| ctx.resolve_group(&base_value, i, g))
             .collect::<Result<_, _>>()?;
         ctx.validate(&sc)?;
-        sc.fill_time_wait();
+        sc.fill_defaults();
         Ok(sc)
     }
 }
