@@ -165,6 +165,16 @@ fn dispatch(command: Command) -> Result<(), CliError> {
         Command::Show(args) => emit(&args.load()?.to_toml()),
         Command::Run(args) => {
             let sc = args.scenario.load()?;
+            if let Some(pcap) = &args.pcap {
+                let dir = pcap.parent().filter(|d| !d.as_os_str().is_empty());
+                if dir.is_some_and(|d| !d.is_dir()) {
+                    return Err(CliError::bad_input(format!(
+                        "--pcap {}: directory {} does not exist",
+                        pcap.display(),
+                        dir.map(|d| d.display().to_string()).unwrap_or_default()
+                    )));
+                }
+            }
             let opts = RunOptions {
                 out: args
                     .out

@@ -284,6 +284,14 @@ fn rate_and_concurrency_together_are_rejected() {
 }
 
 #[test]
+fn pcap_into_a_missing_directory_is_rejected() {
+    rejects(
+        &["handshake", "--pcap", "no/such/dir/h.pcap"],
+        &["--pcap no/such/dir/h.pcap", "does not exist"],
+    );
+}
+
+#[test]
 fn unknown_flag_is_a_usage_error() {
     tcpsim()
         .args(["run", "client-close", "--frobnicate"])
