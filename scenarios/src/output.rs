@@ -27,17 +27,18 @@ pub struct Staging {
 }
 
 impl Staging {
-    /// Creates the staging directory for `dir` (and `dir`'s parents).
+    /// Creates the staging directory for `dir` (and `dir`'s parents). An existing
+    /// `dir` that is not an earlier result is bad input, and nothing is created.
     pub fn create(dir: &Path) -> Result<Staging, CliError> {
-        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| CliError::io("cannot create directory", parent, e))?;
-        }
         if dir.exists() && !is_replaceable(dir) {
-            return Err(CliError::other(format!(
+            return Err(CliError::bad_input(format!(
                 "{} exists and is not a tcpsim result directory: not replacing it (choose another --out)",
                 dir.display()
             )));
+        }
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| CliError::io("cannot create directory", parent, e))?;
         }
         let tmp = temp_path(dir);
         if tmp.exists() {

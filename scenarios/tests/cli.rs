@@ -379,7 +379,7 @@ fn run_refuses_to_replace_a_directory_that_is_not_a_result() {
         .args(["run", "handshake", "--quiet", "--out"])
         .arg(tmp.path())
         .assert()
-        .code(1);
+        .code(2);
     assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("not a tcpsim result"));
     assert!(tmp.path().join("precious.txt").exists());
 }
