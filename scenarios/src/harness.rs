@@ -150,59 +150,109 @@ impl GroupRt {
     }
 }
 
-/// One side (client or server application) of a connection.
-#[derive(Default)]
-struct Side {
-    sock: Option<SocketId>,
-    /// The states the socket went through, once it is gone (its `SocketRecord`
-    /// arrived; the rest of the record is folded into the connection's sums).
-    path: Option<Path>,
-    /// The first error the application saw or the socket ended with.
-    error: Option<Errno>,
-    /// Payload bytes the application read.
-    received: u64,
-    /// The application called close (any mode): it holds the socket no more.
-    closed: bool,
-    /// The application shut down its write side and still holds the socket.
-    shut: bool,
-    /// The exchange is done on this side (client: response read; server: answered).
-    done: bool,
-    /// The socket ended with a RST it sent itself (SO_LINGER 0, unread data).
-    aborted: bool,
-    /// It sent its FIN before receiving the peer's (an active closer).
-    fin_first: bool,
-    close_blocked: Option<SimDuration>,
-}
+// Side bits (one byte per side in `Conn::bits`).
+/// The application called close (any mode): it holds the socket no more.
+const CLOSED: u8 = 1;
+/// The application shut down its write side and still holds the socket.
+const SHUT: u8 = 2;
+/// The exchange is done on this side (client: response read; server: answered).
+const DONE: u8 = 4;
+/// The socket ended with a RST it sent itself (SO_LINGER 0, unread data).
+const ABORTED: u8 = 8;
+/// It sent its FIN before receiving the peer's (an active closer).
+const FIN_FIRST: u8 = 16;
+/// The socket is gone: its `SocketRecord` arrived (`path` is set, the rest of the
+/// record is folded into the connection's sums).
+const ENDED: u8 = 32;
 
+// Connection bits (in `Conn::flags`).
+/// The client host drops off the network after sending its request.
+const VANISH: u8 = 1;
+/// It has: every segment of this connection is dropped.
+const SILENCED: u8 = 2;
+const PORT_EXHAUSTED: u8 = 4;
+
+/// "No value" of the optional `u32` fields (`server_host`, `slot`).
+const NONE_U32: u32 = u32::MAX;
+
+/// A connection in flight: 128 bytes, stored inline in the connection slab, since a
+/// run holds one per TIME_WAIT socket (a million at once in big runs). Per-side
+/// fields are arrays indexed by [`Who`]; optional values use sentinels (see each
+/// field); strings are built only when the row is written.
+#[derive(Clone, Copy)]
 struct Conn {
+    opened: SimTime,
+    /// `SimTime::MAX` until established.
+    established: SimTime,
+    /// When the last of its sockets was gone (`SimTime::MAX`: none yet).
+    finished_at: SimTime,
+    /// The longest close() that blocked (SO_LINGER), in ns + 1 (0: none).
+    close_blocked: u64,
+    /// Sums over the two sockets' records, as they arrive.
+    bytes_discarded: u64,
+    /// Socket handles (`SocketId::DETACHED` until the side has one).
+    sock: [SocketId; 2],
+    /// The states each socket went through, once it is gone (`ENDED`).
+    path: [Path; 2],
+    /// Payload bytes each application read.
+    received: [u64; 2],
     group: u32,
     client_host: u32,
-    /// The destination host; `None` for a silent destination.
-    server_host: Option<u32>,
+    /// The destination host; `NONE_U32` for a silent destination.
+    server_host: u32,
+    /// The closed-loop slot (`NONE_U32`: open loop, or already restarted).
+    slot: u32,
     dst: SockAddr,
-    client_port: Option<u16>,
-    opened: SimTime,
-    established: Option<SimTime>,
-    client: Side,
-    server: Side,
-    /// The client host drops off the network after sending its request.
-    vanish: bool,
-    /// It has: every segment of this connection is dropped.
-    silenced: bool,
-    port_exhausted: bool,
-    slot: Option<u32>,
-    /// Sums over the two sockets' records, as they arrive.
-    retransmits: u64,
-    bytes_discarded: u64,
-    stale_accepted: u64,
-    /// When the last of its sockets was gone.
-    finished_at: Option<SimTime>,
+    retransmits: u32,
+    stale_accepted: u32,
+    /// 0 until known (ephemeral ports are never 0).
+    client_port: u16,
+    /// The first error each application saw or its socket ended with.
+    error: [Option<Errno>; 2],
+    /// Side bits (`CLOSED`, `SHUT`, ...).
+    bits: [u8; 2],
+    /// `VANISH`, `SILENCED`, `PORT_EXHAUSTED`.
+    flags: u8,
+}
+
+fn some_u32(x: u32) -> Option<u32> {
+    (x != NONE_U32).then_some(x)
+}
+
+fn some_time(t: SimTime) -> Option<SimTime> {
+    (t != SimTime::MAX).then_some(t)
+}
+
+impl Conn {
+    fn has(&self, who: Who, bit: u8) -> bool {
+        self.bits[who as usize] & bit != 0
+    }
+    fn set(&mut self, who: Who, bit: u8) {
+        self.bits[who as usize] |= bit;
+    }
+    fn flag(&self, bit: u8) -> bool {
+        self.flags & bit != 0
+    }
+    fn sock(&self, who: Who) -> Option<SocketId> {
+        let s = self.sock[who as usize];
+        (s != SocketId::DETACHED).then_some(s)
+    }
+    fn path(&self, who: Who) -> Option<Path> {
+        self.has(who, ENDED).then_some(self.path[who as usize])
+    }
+    /// Records `e` unless the side already saw an error.
+    fn error_once(&mut self, who: Who, e: Errno) {
+        self.error[who as usize].get_or_insert(e);
+    }
+    fn established(&self) -> Option<SimTime> {
+        some_time(self.established)
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Who {
-    Client,
-    Server,
+    Client = 0,
+    Server = 1,
 }
 
 #[derive(Default)]
@@ -231,7 +281,11 @@ struct World<'a> {
     groups: Vec<GroupRt>,
     /// Server host indices, all server groups in order.
     servers: Vec<u32>,
-    conns: Vec<Option<Box<Conn>>>,
+    /// Connections in flight, in a slab whose free slots are reused.
+    conns: Vec<Conn>,
+    free_conns: Vec<u32>,
+    /// Slab slot of connection id `i + 1` (`NONE_U32` once it is finalized).
+    conn_slot: Vec<u32>,
     active: u64,
     arrivals_open: bool,
     dirty: Vec<u32>,
@@ -322,6 +376,8 @@ impl<'a> World<'a> {
             groups,
             servers,
             conns: Vec::new(),
+            free_conns: Vec::new(),
+            conn_slot: Vec::new(),
             active: 0,
             arrivals_open: true,
             dirty: Vec::new(),
@@ -525,11 +581,11 @@ impl<'a> World<'a> {
             p.write(now, &seg)?;
         }
         if let Some(c) = self.conn_mut(seg.conn) {
-            if c.silenced {
+            if c.flag(SILENCED) {
                 return Ok(());
             }
-            if c.client_port.is_none() && c.client_host == h {
-                c.client_port = Some(seg.src.port);
+            if c.client_port == 0 && c.client_host == h {
+                c.client_port = seg.src.port;
             }
         }
         let verdict = self.links[2 * h as usize].pass(now, &seg);
@@ -553,17 +609,21 @@ impl<'a> World<'a> {
     /// nothing of that connection any more (what it sent before is still in flight).
     fn is_silenced(&self, conn: ConnId, host: u32) -> bool {
         self.conn(conn)
-            .is_some_and(|c| c.silenced && c.client_host == host)
+            .is_some_and(|c| c.flag(SILENCED) && c.client_host == host)
+    }
+
+    /// The slab slot of a connection in flight.
+    fn slot_of(&self, id: ConnId) -> Option<usize> {
+        let i = usize::try_from(id.0.checked_sub(1)?).ok()?;
+        some_u32(*self.conn_slot.get(i)?).map(|s| s as usize)
     }
 
     fn conn(&self, id: ConnId) -> Option<&Conn> {
-        let i = id.0.checked_sub(1)?;
-        self.conns.get(usize::try_from(i).ok()?)?.as_deref()
+        self.slot_of(id).map(|s| &self.conns[s])
     }
 
     fn conn_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
-        let i = id.0.checked_sub(1)?;
-        self.conns.get_mut(usize::try_from(i).ok()?)?.as_deref_mut()
+        self.slot_of(id).map(|s| &mut self.conns[s])
     }
 
     /// A client group starts a connection (open loop: `slot` is `None`).
@@ -592,36 +652,48 @@ impl<'a> World<'a> {
         };
         let vanish = w.client_vanish.0 > 0.0 && chance(&mut grp.choice, w.client_vanish.0);
         let dst = SockAddr::new(dst_addr, w.service_port);
-        let id = self.conns.len() as u64 + 1;
+        let id = self.conn_slot.len() as u64 + 1;
         self.totals.attempted += 1;
         let res = self.hosts[client_host as usize].connect(now, dst, ConnId(id), &mut grp.stats);
         self.dirty.push(client_host);
-        let mut conn = Box::new(Conn {
+        let mut conn = Conn {
+            opened: now,
+            established: SimTime::MAX,
+            finished_at: SimTime::MAX,
+            close_blocked: 0,
+            bytes_discarded: 0,
+            sock: [SocketId::DETACHED; 2],
+            path: [Path::EMPTY; 2],
+            received: [0; 2],
             group: g,
             client_host,
-            server_host,
+            server_host: server_host.unwrap_or(NONE_U32),
+            slot: slot.unwrap_or(NONE_U32),
             dst,
-            client_port: None,
-            opened: now,
-            established: None,
-            client: Side::default(),
-            server: Side::default(),
-            vanish,
-            silenced: false,
-            port_exhausted: false,
-            slot,
             retransmits: 0,
-            bytes_discarded: 0,
             stale_accepted: 0,
-            finished_at: None,
-        });
+            client_port: 0,
+            error: [None; 2],
+            bits: [0; 2],
+            flags: if vanish { VANISH } else { 0 },
+        };
         match res {
-            Ok(sock) => conn.client.sock = Some(sock),
-            Err(Errno::EADDRNOTAVAIL) => conn.port_exhausted = true,
-            Err(e) => conn.client.error = Some(e),
+            Ok(sock) => conn.sock[Who::Client as usize] = sock,
+            Err(Errno::EADDRNOTAVAIL) => conn.flags |= PORT_EXHAUSTED,
+            Err(e) => conn.error_once(Who::Client, e),
         }
-        let failed = conn.client.sock.is_none();
-        self.conns.push(Some(conn));
+        let failed = conn.sock(Who::Client).is_none();
+        let s = match self.free_conns.pop() {
+            Some(s) => {
+                self.conns[s as usize] = conn;
+                s
+            }
+            None => {
+                self.conns.push(conn);
+                u32::try_from(self.conns.len() - 1).expect("fewer than 2^32 connections in flight")
+            }
+        };
+        self.conn_slot.push(s);
         self.active += 1;
         if failed {
             self.finalize(ConnId(id), false)?;
@@ -635,7 +707,9 @@ impl<'a> World<'a> {
     fn client_app_done(&mut self, id: ConnId, failed: bool) {
         let now = self.sim.now();
         let Some(c) = self.conn_mut(id) else { return };
-        let Some(slot) = c.slot.take() else { return };
+        let Some(slot) = some_u32(std::mem::replace(&mut c.slot, NONE_U32)) else {
+            return;
+        };
         let group = c.group;
         let wait = if failed {
             self.groups[group as usize].cfg.tcp.rto_min
@@ -703,17 +777,17 @@ impl<'a> World<'a> {
         match ev {
             AppEvent::Accepted { .. } => {
                 let c = self.conn_mut(id).expect("checked");
-                c.server.sock = Some(sock);
-                if c.server_host.is_none() {
-                    c.server_host = Some(h);
+                c.sock[Who::Server as usize] = sock;
+                if c.server_host == NONE_U32 {
+                    c.server_host = h;
                 }
                 self.server_progress(id)?;
             }
             AppEvent::Connected => {
                 let req = self.workload(id).request_bytes;
                 let c = self.conn_mut(id).expect("checked");
-                c.established = Some(now);
-                let (opened, vanish) = (c.opened, c.vanish);
+                c.established = now;
+                let (opened, vanish) = (c.opened, c.flag(VANISH));
                 self.totals.established += 1;
                 self.totals.connect_ns.push((now - opened).as_nanos());
                 self.send(id, Who::Client, req);
@@ -722,8 +796,8 @@ impl<'a> World<'a> {
                     // its socket disappears without a FIN or a RST reaching anyone.
                     self.drain_transmit(h)?;
                     let c = self.conn_mut(id).expect("checked");
-                    c.silenced = true;
-                    c.client.closed = true;
+                    c.flags |= SILENCED;
+                    c.set(Who::Client, CLOSED);
                     self.hosts[h as usize].close(
                         now,
                         sock,
@@ -739,21 +813,18 @@ impl<'a> World<'a> {
                 let n = self.hosts[h as usize].read(now, sock, &mut self.groups[g].stats);
                 self.totals.bytes_delivered += n;
                 let c = self.conn_mut(id).expect("checked");
-                match who {
-                    Who::Client => c.client.received += n,
-                    Who::Server => c.server.received += n,
-                }
+                c.received[who as usize] += n;
                 match who {
                     Who::Client => self.client_progress(id)?,
                     Who::Server => self.server_progress(id)?,
                 }
             }
             AppEvent::EndOfStream => {
-                let side = self.side(id, who);
-                if side.shut {
+                let c = self.conn(id).expect("checked");
+                if c.has(who, SHUT) {
                     // A half-closed application closes once the peer has finished.
                     self.close_with(id, who, Linger::Off);
-                } else if !side.closed {
+                } else if !c.has(who, CLOSED) {
                     let mode = self.close_mode(id, who);
                     self.close_side(id, who, mode, false);
                 }
@@ -761,41 +832,45 @@ impl<'a> World<'a> {
             AppEvent::Error(e) => {
                 // The connection is dead and its handle with it (sim-tcp emits
                 // `Finished` at once): the application has nothing left to close.
-                let side = self.side_mut(id, who);
-                side.error.get_or_insert(e);
-                side.closed = true;
+                let c = self.conn_mut(id).expect("checked");
+                c.error_once(who, e);
+                c.set(who, CLOSED);
                 if who == Who::Client {
-                    let est = self.conn(id).is_some_and(|c| c.established.is_some());
+                    let est = c.established().is_some();
                     self.client_app_done(id, !est);
                 }
             }
             AppEvent::CloseReturned { blocked } => {
-                self.side_mut(id, who).close_blocked = Some(blocked);
+                let c = self.conn_mut(id).expect("checked");
+                c.close_blocked = c.close_blocked.max(blocked.as_nanos() + 1);
             }
             AppEvent::Finished(rec) => {
                 self.totals.bytes_discarded += rec.bytes_discarded;
                 let c = self.conn_mut(id).expect("checked");
-                c.retransmits += u64::from(rec.retransmits);
+                c.retransmits = c.retransmits.saturating_add(rec.retransmits);
                 c.bytes_discarded += rec.bytes_discarded;
-                c.stale_accepted += u64::from(rec.stale_accepted);
-                c.finished_at = c.finished_at.max(Some(rec.closed_at));
-                if who == Who::Client {
-                    c.client_port.get_or_insert(rec.local.port);
-                }
-                let side = match who {
-                    Who::Client => &mut c.client,
-                    Who::Server => &mut c.server,
+                c.stale_accepted = c.stale_accepted.saturating_add(rec.stale_accepted);
+                c.finished_at = match c.finished_at {
+                    SimTime::MAX => rec.closed_at,
+                    t => t.max(rec.closed_at),
                 };
-                side.path = Some(rec.path);
-                side.error = side.error.or(rec.error);
-                side.aborted = rec.aborted;
-                side.fin_first = rec.sent_fin_first;
+                if who == Who::Client && c.client_port == 0 {
+                    c.client_port = rec.local.port;
+                }
+                let w = who as usize;
+                c.path[w] = rec.path;
+                c.error[w] = c.error[w].or(rec.error);
+                let bits = c.bits[w] & !(ABORTED | FIN_FIRST);
+                c.bits[w] = bits
+                    | ENDED
+                    | if rec.aborted { ABORTED } else { 0 }
+                    | if rec.sent_fin_first { FIN_FIRST } else { 0 };
                 // Once the client is established the server has (or is about to have)
                 // its socket: wait for it, unless the client's end already says there
                 // is none (a reset or refusal from a host without the socket).
-                let no_server = c.server.sock.is_none()
-                    && (c.established.is_none() || c.client.error.is_some());
-                let ended = c.client.path.is_some() && (c.server.path.is_some() || no_server);
+                let no_server = c.sock(Who::Server).is_none()
+                    && (c.established().is_none() || c.error[Who::Client as usize].is_some());
+                let ended = c.has(Who::Client, ENDED) && (c.has(Who::Server, ENDED) || no_server);
                 if ended {
                     self.finalize(id, false)?;
                 }
@@ -809,29 +884,22 @@ impl<'a> World<'a> {
         &self.groups[c.group as usize].cfg.workload
     }
 
-    fn side(&self, id: ConnId, who: Who) -> &Side {
-        let c = self.conn(id).expect("live connection");
-        match who {
-            Who::Client => &c.client,
-            Who::Server => &c.server,
-        }
+    fn live(&self, id: ConnId) -> &Conn {
+        self.conn(id).expect("live connection")
     }
 
-    fn side_mut(&mut self, id: ConnId, who: Who) -> &mut Side {
-        let c = self.conn_mut(id).expect("live connection");
-        match who {
-            Who::Client => &mut c.client,
-            Who::Server => &mut c.server,
-        }
+    fn live_mut(&mut self, id: ConnId) -> &mut Conn {
+        self.conn_mut(id).expect("live connection")
     }
 
     /// The host and socket of one side, if that side has a socket.
     fn endpoint(&self, id: ConnId, who: Who) -> Option<(u32, SocketId)> {
         let c = self.conn(id)?;
-        match who {
-            Who::Client => Some((c.client_host, c.client.sock?)),
-            Who::Server => Some((c.server_host?, c.server.sock?)),
-        }
+        let host = match who {
+            Who::Client => c.client_host,
+            Who::Server => some_u32(c.server_host)?,
+        };
+        Some((host, c.sock(who)?))
     }
 
     fn close_mode(&self, id: ConnId, who: Who) -> CloseMode {
@@ -857,7 +925,7 @@ impl<'a> World<'a> {
         match res {
             Ok(()) => self.totals.bytes_requested += bytes,
             Err(e) => {
-                self.side_mut(id, who).error.get_or_insert(e);
+                self.live_mut(id).error_once(who, e);
             }
         }
     }
@@ -868,10 +936,13 @@ impl<'a> World<'a> {
         let resp = self.workload(id).response_bytes;
         let closer = self.workload(id).closer;
         let c = self.conn_mut(id).expect("live connection");
-        if c.client.done || c.established.is_none() || c.client.received < resp {
+        if c.has(Who::Client, DONE)
+            || c.established().is_none()
+            || c.received[Who::Client as usize] < resp
+        {
             return Ok(());
         }
-        c.client.done = true;
+        c.set(Who::Client, DONE);
         match closer {
             Closer::Client => {
                 let mode = self.close_mode(id, Who::Client);
@@ -882,7 +953,7 @@ impl<'a> World<'a> {
                 let cm = self.close_mode(id, Who::Client);
                 let sm = self.close_mode(id, Who::Server);
                 self.close_side(id, Who::Client, cm, true);
-                if !self.side(id, Who::Server).closed {
+                if !self.live(id).has(Who::Server, CLOSED) {
                     self.close_side(id, Who::Server, sm, true);
                 }
             }
@@ -899,10 +970,13 @@ impl<'a> World<'a> {
             (w.request_bytes, w.response_bytes, w.closer)
         };
         let c = self.conn_mut(id).expect("live connection");
-        if c.server.done || c.server.sock.is_none() || c.server.received < req {
+        if c.has(Who::Server, DONE)
+            || c.sock(Who::Server).is_none()
+            || c.received[Who::Server as usize] < req
+        {
             return Ok(());
         }
-        c.server.done = true;
+        c.set(Who::Server, DONE);
         self.send(id, Who::Server, resp);
         if closer == Closer::Server {
             let mode = self.close_mode(id, Who::Server);
@@ -929,10 +1003,10 @@ impl<'a> World<'a> {
                 let res =
                     self.hosts[h as usize].shutdown_write(now, sock, &mut self.groups[g].stats);
                 self.dirty.push(h);
-                let side = self.side_mut(id, who);
-                side.shut = true;
+                let c = self.live_mut(id);
+                c.set(who, SHUT);
                 if let Err(e) = res {
-                    side.error.get_or_insert(e);
+                    c.error_once(who, e);
                 }
             }
             CloseMode::Shutdown => self.close_with(id, who, Linger::Off),
@@ -943,14 +1017,14 @@ impl<'a> World<'a> {
         let Some((h, sock)) = self.endpoint(id, who) else {
             return;
         };
-        if self.side(id, who).closed {
+        if self.live(id).has(who, CLOSED) {
             return;
         }
         let g = self.host_group[h as usize] as usize;
         let now = self.sim.now();
         self.hosts[h as usize].close(now, sock, linger, &mut self.groups[g].stats);
         self.dirty.push(h);
-        self.side_mut(id, who).closed = true;
+        self.live_mut(id).set(who, CLOSED);
         if who == Who::Client {
             self.client_app_done(id, false);
         }
@@ -962,13 +1036,15 @@ impl<'a> World<'a> {
         // A connection that never had a client socket frees its closed-loop slot
         // here (with the failure back-off); any other did when its application was
         // done with it.
-        if self.conn(id).is_some_and(|c| c.client.sock.is_none()) {
+        if self.conn(id).is_some_and(|c| c.sock(Who::Client).is_none()) {
             self.client_app_done(id, true);
         }
-        let idx = (id.0 - 1) as usize;
-        let Some(c) = self.conns[idx].take() else {
+        let Some(slot) = self.slot_of(id) else {
             return Ok(());
         };
+        let c = self.conns[slot];
+        self.conn_slot[(id.0 - 1) as usize] = NONE_U32;
+        self.free_conns.push(slot as u32);
         self.active -= 1;
         let outcome = self.outcome(&c, at_end);
         self.totals.outcomes[outcome as usize] += 1;
@@ -977,12 +1053,11 @@ impl<'a> World<'a> {
     }
 
     fn outcome(&self, c: &Conn, at_end: bool) -> Outcome {
-        if c.port_exhausted {
+        if c.flag(PORT_EXHAUSTED) {
             return Outcome::PortExhausted;
         }
-        let errors = [c.client.error, c.server.error];
-        let saw = |e: Errno| errors.contains(&Some(e));
-        if c.established.is_none() {
+        let saw = |e: Errno| c.error.contains(&Some(e));
+        if c.established().is_none() {
             if saw(Errno::ECONNREFUSED) {
                 return Outcome::Refused;
             }
@@ -994,7 +1069,7 @@ impl<'a> World<'a> {
             }
             return Outcome::Aborted;
         }
-        if c.vanish || c.client.aborted || c.server.aborted {
+        if c.flag(VANISH) || c.has(Who::Client, ABORTED) || c.has(Who::Server, ABORTED) {
             return Outcome::Aborted;
         }
         if saw(Errno::ECONNRESET) || saw(Errno::EPIPE) {
@@ -1005,17 +1080,19 @@ impl<'a> World<'a> {
         }
         if at_end {
             let w = &self.groups[c.group as usize].cfg.workload;
-            let leaks = |s: &Side, mode: CloseMode| {
-                mode == CloseMode::Never && !s.closed && s.sock.is_some()
+            let leaks = |who: Who, mode: CloseMode| {
+                mode == CloseMode::Never && !c.has(who, CLOSED) && c.sock(who).is_some()
             };
-            return if leaks(&c.client, w.client_close) || leaks(&c.server, w.server_close) {
+            return if leaks(Who::Client, w.client_close) || leaks(Who::Server, w.server_close) {
                 Outcome::Leaked
             } else {
                 Outcome::Unfinished
             };
         }
         let w = &self.groups[c.group as usize].cfg.workload;
-        if c.client.received >= w.response_bytes && c.server.received >= w.request_bytes {
+        if c.received[Who::Client as usize] >= w.response_bytes
+            && c.received[Who::Server as usize] >= w.request_bytes
+        {
             Outcome::Completed
         } else {
             Outcome::Aborted
@@ -1023,7 +1100,7 @@ impl<'a> World<'a> {
     }
 
     fn row(&self, id: ConnId, c: &Conn, outcome: Outcome, at_end: bool) -> ConnectionRow {
-        let active_closer = match (c.client.fin_first, c.server.fin_first) {
+        let active_closer = match (c.has(Who::Client, FIN_FIRST), c.has(Who::Server, FIN_FIRST)) {
             (true, true) => "both",
             (true, false) => "client",
             (false, true) => "server",
@@ -1032,13 +1109,13 @@ impl<'a> World<'a> {
         let finished = if at_end {
             None
         } else {
-            c.finished_at.or(Some(self.sim.now()))
+            some_time(c.finished_at).or(Some(self.sim.now()))
         };
-        let path = |s: &Side| s.path.map(|p| p.to_string()).unwrap_or_default();
+        let path = |who: Who| c.path(who).map(|p| p.to_string()).unwrap_or_default();
         ConnectionRow {
             id: id.0,
             client: host_name(&self.groups, &self.host_group, c.client_host),
-            client_port: c.client_port,
+            client_port: (c.client_port != 0).then_some(c.client_port),
             server: Peer {
                 groups: &self.groups,
                 host_group: &self.host_group,
@@ -1047,21 +1124,20 @@ impl<'a> World<'a> {
             .to_string(),
             server_port: c.dst.port,
             opened_s: c.opened.as_secs_f64(),
-            established_s: c.established.map(SimTime::as_secs_f64),
+            established_s: c.established().map(SimTime::as_secs_f64),
             finished_s: finished.map(SimTime::as_secs_f64),
             outcome,
             active_closer: active_closer.to_string(),
-            client_path: path(&c.client),
-            server_path: path(&c.server),
-            retransmits: c.retransmits,
+            client_path: path(Who::Client),
+            server_path: path(Who::Server),
+            retransmits: c.retransmits.into(),
             bytes_discarded: c.bytes_discarded,
-            stale_accepted: c.stale_accepted,
-            bytes_delivered: c.client.received + c.server.received,
+            stale_accepted: c.stale_accepted.into(),
+            bytes_delivered: c.received[0] + c.received[1],
             close_blocked_s: c
-                .client
                 .close_blocked
-                .max(c.server.close_blocked)
-                .map(SimDuration::as_secs_f64),
+                .checked_sub(1)
+                .map(|ns| SimDuration::from_nanos(ns).as_secs_f64()),
         }
     }
 
@@ -1124,8 +1200,8 @@ impl<'a> World<'a> {
     /// The run is over: what is still open is `leaked` or `unfinished`; integrals
     /// close at the end time.
     fn finish(&mut self) -> Result<(), CliError> {
-        for i in 0..self.conns.len() {
-            if self.conns[i].is_some() {
+        for i in 0..self.conn_slot.len() {
+            if self.conn_slot[i] != NONE_U32 {
                 self.finalize(ConnId(i as u64 + 1), true)?;
             }
         }
@@ -1207,5 +1283,13 @@ impl<'a> World<'a> {
             listen_drops: counters(|c| c.listen_drops + c.syn_drops),
         };
         Results { summary, states }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_connection_in_flight_is_128_bytes() {
+        assert_eq!(std::mem::size_of::<super::Conn>(), 128);
     }
 }
