@@ -7,10 +7,14 @@
 //! structure holding these deadlines is on the hot path. Two designs are provided
 //! behind [`DeadlineSet`]:
 //!
-//! * [`LazyDeadlines`]: a min-heap ([`QuadHeap`]) plus the armed key per id; re-arming pushes
-//!   a new entry and the old one becomes stale, skipped when it reaches the top
-//!   (a generation check). The heap is compacted when stale entries outnumber live
-//!   ones, so memory stays O(ids).
+//! * [`LazyDeadlines`]: a min-heap ([`QuadHeap`]) plus the armed key per id and the
+//!   key of the id's one authoritative heap entry. Re-arming to a key at or after
+//!   that entry's (the common case: a host's earliest timer is unchanged, only the
+//!   sequence number moves on) touches no heap at all: the entry is a lower bound,
+//!   re-keyed to the armed key when it reaches the top. Re-arming earlier pushes a
+//!   new entry; the old one becomes stale, skipped when it reaches the top. The heap
+//!   is compacted when stale entries outnumber the others, so memory stays O(ids).
+//!   The order is exactly that of the armed keys.
 //! * [`IndexedDeadlines`]: the `priority-queue` crate's indexed heap, which updates
 //!   the id's priority in place (`push` on an existing item = `change_priority`),
 //!   so it never holds stale entries.
@@ -54,39 +58,57 @@ pub trait DeadlineSet: Default {
     }
 }
 
-/// Sequence number marking "no deadline armed" in [`LazyDeadlines::armed`].
+/// Sequence number marking "no deadline armed" in [`LazyDeadlines::armed`] and "no
+/// heap entry" in [`LazyDeadlines::entry`].
 const DISARMED: u64 = u64::MAX;
 
-/// A min-heap with lazy cancellation: see the module docs.
+const NONE: Key = Key {
+    time: crate::SimTime::ZERO,
+    seq: DISARMED,
+};
+
+/// A min-heap with lazy cancellation and lazy re-keying: see the module docs.
 #[derive(Default)]
 pub struct LazyDeadlines {
     heap: QuadHeap<(Key, usize)>,
     /// The armed key per id; `seq == DISARMED` when none.
     armed: Vec<Key>,
+    /// The key of the id's one authoritative heap entry (`seq == DISARMED`: none).
+    /// While the id is armed, that key is at most `armed[id]`: a lower bound, fixed
+    /// up when it reaches the top. Other entries of the id are stale.
+    entry: Vec<Key>,
+    /// Armed ids.
     live: usize,
+    /// Ids with an authoritative entry (armed or not).
+    held: usize,
 }
 
 impl LazyDeadlines {
-    fn is_current(&self, key: Key, id: usize) -> bool {
-        self.armed[id].seq == key.seq
-    }
-
-    /// Restores "the heap top, if any, is current" and bounds the stale entries.
+    /// Restores "the heap top, if any, is armed at exactly its key" and bounds the
+    /// stale entries.
     fn tidy(&mut self) {
-        if self.heap.len() == self.live {
-            return; // no stale entries
-        }
         while let Some((key, id)) = self.heap.peek() {
-            if self.is_current(key, id) {
+            if self.entry[id] != key {
+                self.heap.pop(); // stale: the id has a newer entry, or none
+            } else if self.armed[id].seq == DISARMED {
+                self.heap.pop();
+                self.entry[id] = NONE;
+                self.held -= 1;
+            } else if self.armed[id] == key {
                 break;
+            } else {
+                // Re-armed later since this entry was pushed: re-key it.
+                let real = self.armed[id];
+                self.heap.pop();
+                self.heap.push((real, id));
+                self.entry[id] = real;
             }
-            self.heap.pop();
         }
-        // Compaction is O(n) and happens only after at least `live + 64` stale
+        // Compaction is O(n) and happens only after at least `held + 64` stale
         // entries accumulated, so its amortized cost per re-arm is O(1).
-        if self.heap.len() > 2 * self.live + 64 {
-            let armed = &self.armed;
-            self.heap.retain(|&(key, id)| armed[id].seq == key.seq);
+        if self.heap.len() > 2 * self.held + 64 {
+            let entry = &self.entry;
+            self.heap.retain(|&(key, id)| entry[id] == key);
         }
     }
 }
@@ -94,17 +116,22 @@ impl LazyDeadlines {
 impl DeadlineSet for LazyDeadlines {
     fn set(&mut self, id: usize, key: Key) {
         if id >= self.armed.len() {
-            let none = Key {
-                time: crate::SimTime::ZERO,
-                seq: DISARMED,
-            };
-            self.armed.resize(id + 1, none);
+            self.armed.resize(id + 1, NONE);
+            self.entry.resize(id + 1, NONE);
         }
         if self.armed[id].seq == DISARMED {
             self.live += 1;
         }
         self.armed[id] = key;
-        self.heap.push((key, id));
+        let e = self.entry[id];
+        if e.seq == DISARMED || e > key {
+            // No entry, or one that would fire too late: a new authoritative entry.
+            if e.seq == DISARMED {
+                self.held += 1;
+            }
+            self.entry[id] = key;
+            self.heap.push((key, id));
+        }
         self.tidy();
     }
 
@@ -131,7 +158,9 @@ impl DeadlineSet for LazyDeadlines {
     fn pop(&mut self) -> Option<(Key, usize)> {
         let (key, id) = self.heap.pop()?;
         self.armed[id].seq = DISARMED;
+        self.entry[id] = NONE;
         self.live -= 1;
+        self.held -= 1;
         self.tidy();
         Some((key, id))
     }

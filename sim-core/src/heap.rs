@@ -44,6 +44,11 @@ impl<T: Copy + Ord> QuadHeap<T> {
         }
     }
 
+    /// Entries the heap can hold without reallocating.
+    pub fn capacity(&self) -> usize {
+        self.v.capacity()
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.v.len()
