@@ -4,14 +4,13 @@
 //! application events are drained with [`Host::poll_transmit`] / [`Host::poll_event`];
 //! [`Host::poll_timeout`] says when to call [`Host::on_timeout`] next.
 
-use std::cmp::Reverse;
 use std::collections::{BTreeMap, VecDeque};
 
-use priority_queue::PriorityQueue;
+use sim_core::heap::QuadHeap;
 use sim_core::time::{SimDuration, SimTime};
 
 use crate::config::{CostModel, Errno, IsnPolicy, Linger, TcpConfig};
-use crate::hash::{BuildKeyHasher, LookupMap, SplitMix, keyed};
+use crate::hash::{LookupMap, SplitMix, keyed};
 use crate::segment::{Addr, ConnId, Flags, Segment, SockAddr};
 use crate::seq::Seq;
 use crate::sock::{Cx, Fate, Io, Sock, record_transition, reset_for};
@@ -95,13 +94,92 @@ pub struct Host {
     demux: LookupMap<u64, u32>,
     listeners: BTreeMap<u16, Listener>,
     tw: TwTable,
-    timers: PriorityQueue<u32, Reverse<(SimTime, u32)>, BuildKeyHasher>,
+    timers: Timers,
     /// Sockets (full or mini) per local ephemeral port.
     ports: LookupMap<u16, u32>,
     perturb: Vec<u32>,
     /// Orphaned full sockets (Linux `tcp_orphan_count`; mini-sockets are not orphans).
     orphans: u32,
     io: Io,
+}
+
+/// The full sockets' deadlines (each socket's earliest timer, `Sock::armed`): a
+/// min-heap of `(time, slab index, arming)` with lazy deletion. Every (re-)arming or
+/// disarming of a socket bumps its arming counter, so older entries are stale and
+/// skipped when they reach the top; the heap is compacted when stale entries
+/// outnumber the armed ones. Live entries are unique per socket, so pops come in
+/// `(time, slab index)` order.
+#[derive(Default)]
+struct Timers {
+    heap: QuadHeap<(SimTime, u32, u32)>,
+    /// Arming counter per slab index.
+    arming: Vec<u32>,
+    armed: usize,
+}
+
+impl Timers {
+    fn bump(&mut self, idx: u32) -> u32 {
+        let i = idx as usize;
+        if i >= self.arming.len() {
+            self.arming.resize(i + 1, 0);
+        }
+        self.arming[i] = self.arming[i].wrapping_add(1);
+        self.arming[i]
+    }
+
+    /// Arms (or re-arms, `was_armed`) socket `idx` at `t`.
+    fn arm(&mut self, idx: u32, t: SimTime, was_armed: bool) {
+        let g = self.bump(idx);
+        if !was_armed {
+            self.armed += 1;
+        }
+        self.heap.push((t, idx, g));
+        self.tidy();
+    }
+
+    /// Disarms an armed socket.
+    fn disarm(&mut self, idx: u32) {
+        self.bump(idx);
+        self.armed -= 1;
+        self.tidy();
+    }
+
+    fn is_live(&self, &(_, idx, g): &(SimTime, u32, u32)) -> bool {
+        self.arming[idx as usize] == g
+    }
+
+    /// Restores "the top, if any, is live" and bounds the stale entries.
+    fn tidy(&mut self) {
+        while let Some(e) = self.heap.peek() {
+            if self.is_live(&e) {
+                break;
+            }
+            self.heap.pop();
+        }
+        if self.heap.len() > 2 * self.armed + 64 {
+            let arming = &self.arming;
+            self.heap.retain(|&(_, idx, g)| arming[idx as usize] == g);
+        }
+    }
+
+    /// The earliest deadline and its socket.
+    fn peek(&self) -> Option<(SimTime, u32)> {
+        self.heap.peek().map(|(t, idx, _)| (t, idx))
+    }
+
+    /// Removes the earliest deadline (the socket is disarmed).
+    fn pop(&mut self) -> Option<(SimTime, u32)> {
+        let (t, idx, _) = self.heap.pop()?;
+        self.bump(idx);
+        self.armed -= 1;
+        self.tidy();
+        Some((t, idx))
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.heap.capacity() * std::mem::size_of::<(SimTime, u32, u32)>()
+            + self.arming.capacity() * 4
+    }
 }
 
 /// `(local port, remote address, remote port)` packed for the demultiplexing map.
@@ -126,7 +204,7 @@ impl Host {
             demux: LookupMap::default(),
             listeners: BTreeMap::new(),
             tw: TwTable::default(),
-            timers: PriorityQueue::with_default_hasher(),
+            timers: Timers::default(),
             ports: LookupMap::default(),
             perturb: Vec::new(),
             orphans: 0,
@@ -237,14 +315,11 @@ impl Host {
             Fate::Live => {
                 let d = sock.deadline();
                 if d != sock.armed {
+                    let was_armed = sock.armed.is_some();
                     sock.armed = d;
                     match d {
-                        Some(t) => {
-                            self.timers.push(idx, Reverse((t, idx)));
-                        }
-                        None => {
-                            self.timers.remove(&idx);
-                        }
+                        Some(t) => self.timers.arm(idx, t, was_armed),
+                        None => self.timers.disarm(idx),
                     }
                 }
             }
@@ -261,7 +336,9 @@ impl Host {
         let sock = slot.sock.take().expect("live slot");
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(idx);
-        self.timers.remove(&idx);
+        if sock.armed.is_some() {
+            self.timers.disarm(idx);
+        }
         if sock.queued
             && let Some(l) = self.listeners.get_mut(&sock.local_port)
         {
@@ -846,19 +923,16 @@ impl Host {
 
     /// The earliest pending deadline of any socket on this host.
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        let full = self.timers.peek().map(|(_, Reverse((t, _)))| *t);
+        let full = self.timers.peek().map(|(t, _)| t);
         full.into_iter().chain(self.tw.next_deadline()).min()
     }
 
     /// Runs every timer due at or before `now`.
     pub fn on_timeout(&mut self, now: SimTime, stats: &mut Stats) {
         loop {
-            let full_due = self
-                .timers
-                .peek()
-                .is_some_and(|(_, Reverse((t, _)))| *t <= now);
+            let full_due = self.timers.peek().is_some_and(|(t, _)| t <= now);
             if full_due {
-                let (idx, _) = self.timers.pop().expect("peeked");
+                let (_, idx) = self.timers.pop().expect("peeked");
                 if let Some(s) = self.slots[idx as usize].sock.as_mut() {
                     s.armed = None;
                 }
@@ -931,8 +1005,7 @@ impl Host {
             + self.tw.heap_bytes()
             + table::<u64, u32>(self.demux.capacity())
             + table::<u16, u32>(self.ports.capacity())
-            // PriorityQueue: an IndexMap entry (hash, key, priority) plus two indices.
-            + self.timers.capacity() * (8 + 4 + std::mem::size_of::<Reverse<(SimTime, u32)>>() + 8 + 8)
+            + self.timers.heap_bytes()
             + self.perturb.capacity() * 4
     }
 }
