@@ -33,7 +33,8 @@
 //! side closes in its own mode (`close`, `shutdown`, `abort`, `linger:N`, `never`).
 //! An error (reset, time-out, refusal) ends a side: the stack has freed the socket.
 
-use std::fmt;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use analysis::schema::{
     ConnectionRow, Outcome, StatesRow, SummaryRow, TimeseriesRow, TransitionRow,
@@ -294,27 +295,30 @@ struct World<'a> {
     totals: Totals,
     horizon: SimTime,
     end: SimTime,
+    /// Host names (`group/index`), by host index.
+    names: Vec<String>,
+    /// `Path` texts already formatted (few distinct paths occur), by path bits.
+    path_texts: BTreeMap<u64, String>,
+    /// The `connections.csv` row being written, reused so a row allocates nothing.
+    row: ConnectionRow,
 }
 
-fn host_name(groups: &[GroupRt], host_group: &[u32], h: u32) -> String {
-    let g = &groups[host_group[h as usize] as usize];
-    format!("{}/{}", g.cfg.name, h - g.first_host)
-}
-
-/// A `fmt::Display` for an address: the host's `group/index`, else the IPv4 address.
-struct Peer<'w> {
-    groups: &'w [GroupRt],
-    host_group: &'w [u32],
-    addr: Addr,
-}
-
-impl fmt::Display for Peer<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match host_of(self.addr, self.host_group.len()) {
-            Some(h) => f.write_str(&host_name(self.groups, self.host_group, h)),
-            None => write!(f, "{}", self.addr),
+/// Appends the host's `group/index` name for `addr` (from `names`, one per host),
+/// else the IPv4 address.
+fn write_peer(out: &mut String, names: &[String], addr: Addr) {
+    match host_of(addr, names.len()) {
+        Some(h) => out.push_str(&names[h as usize]),
+        None => {
+            // Writing into a String cannot fail.
+            let _ = write!(out, "{addr}");
         }
     }
+}
+
+/// Replaces `out` with `text` (keeping its allocation).
+fn set_text(out: &mut String, text: &str) {
+    out.clear();
+    out.push_str(text);
 }
 
 fn host_of(addr: Addr, hosts: usize) -> Option<u32> {
@@ -334,11 +338,13 @@ impl<'a> World<'a> {
         let mut host_group = Vec::new();
         let mut links = Vec::new();
         let mut servers = Vec::new();
+        let mut names = Vec::new();
         for (gi, gc) in sc.resolved.iter().enumerate() {
             let first_host = u32::try_from(hosts.len()).expect("validated host count");
             for i in 0..gc.count {
                 let h = first_host + i;
                 let name = format!("{}/{i}", gc.name);
+                names.push(name.clone());
                 hosts.push(Host::new(
                     host_addr(h),
                     gc.tcp.clone(),
@@ -386,6 +392,27 @@ impl<'a> World<'a> {
             totals: Totals::default(),
             horizon: horizon(sc),
             end: SimTime::ZERO,
+            names,
+            path_texts: BTreeMap::new(),
+            row: ConnectionRow {
+                id: 0,
+                client: String::new(),
+                client_port: None,
+                server: String::new(),
+                server_port: 0,
+                opened_s: 0.0,
+                established_s: None,
+                finished_s: None,
+                outcome: Outcome::Unfinished,
+                active_closer: String::new(),
+                client_path: String::new(),
+                server_path: String::new(),
+                retransmits: 0,
+                bytes_discarded: 0,
+                stale_accepted: 0,
+                bytes_delivered: 0,
+                close_blocked_s: None,
+            },
         };
         w.setup()?;
         Ok(w)
@@ -1048,8 +1075,8 @@ impl<'a> World<'a> {
         self.active -= 1;
         let outcome = self.outcome(&c, at_end);
         self.totals.outcomes[outcome as usize] += 1;
-        let row = self.row(id, &c, outcome, at_end);
-        self.sinks.connections.row(&row)
+        self.fill_row(id, &c, outcome, at_end);
+        self.sinks.connections.row(&self.row)
     }
 
     fn outcome(&self, c: &Conn, at_end: bool) -> Outcome {
@@ -1099,7 +1126,8 @@ impl<'a> World<'a> {
         }
     }
 
-    fn row(&self, id: ConnId, c: &Conn, outcome: Outcome, at_end: bool) -> ConnectionRow {
+    /// Fills `self.row` for connection `id`.
+    fn fill_row(&mut self, id: ConnId, c: &Conn, outcome: Outcome, at_end: bool) {
         let active_closer = match (c.has(Who::Client, FIN_FIRST), c.has(Who::Server, FIN_FIRST)) {
             (true, true) => "both",
             (true, false) => "client",
@@ -1111,34 +1139,35 @@ impl<'a> World<'a> {
         } else {
             some_time(c.finished_at).or(Some(self.sim.now()))
         };
-        let path = |who: Who| c.path(who).map(|p| p.to_string()).unwrap_or_default();
-        ConnectionRow {
-            id: id.0,
-            client: host_name(&self.groups, &self.host_group, c.client_host),
-            client_port: (c.client_port != 0).then_some(c.client_port),
-            server: Peer {
-                groups: &self.groups,
-                host_group: &self.host_group,
-                addr: c.dst.addr,
+        let texts = &mut self.path_texts;
+        let mut path = |out: &mut String, who: Who| {
+            out.clear();
+            if let Some(p) = c.path(who) {
+                out.push_str(texts.entry(p.bits()).or_insert_with(|| p.to_string()));
             }
-            .to_string(),
-            server_port: c.dst.port,
-            opened_s: c.opened.as_secs_f64(),
-            established_s: c.established().map(SimTime::as_secs_f64),
-            finished_s: finished.map(SimTime::as_secs_f64),
-            outcome,
-            active_closer: active_closer.to_string(),
-            client_path: path(Who::Client),
-            server_path: path(Who::Server),
-            retransmits: c.retransmits.into(),
-            bytes_discarded: c.bytes_discarded,
-            stale_accepted: c.stale_accepted.into(),
-            bytes_delivered: c.received[0] + c.received[1],
-            close_blocked_s: c
-                .close_blocked
-                .checked_sub(1)
-                .map(|ns| SimDuration::from_nanos(ns).as_secs_f64()),
-        }
+        };
+        let r = &mut self.row;
+        r.id = id.0;
+        set_text(&mut r.client, &self.names[c.client_host as usize]);
+        r.client_port = (c.client_port != 0).then_some(c.client_port);
+        r.server.clear();
+        write_peer(&mut r.server, &self.names, c.dst.addr);
+        r.server_port = c.dst.port;
+        r.opened_s = c.opened.as_secs_f64();
+        r.established_s = c.established().map(SimTime::as_secs_f64);
+        r.finished_s = finished.map(SimTime::as_secs_f64);
+        r.outcome = outcome;
+        set_text(&mut r.active_closer, active_closer);
+        path(&mut r.client_path, Who::Client);
+        path(&mut r.server_path, Who::Server);
+        r.retransmits = c.retransmits.into();
+        r.bytes_discarded = c.bytes_discarded;
+        r.stale_accepted = c.stale_accepted.into();
+        r.bytes_delivered = c.received[0] + c.received[1];
+        r.close_blocked_s = c
+            .close_blocked
+            .checked_sub(1)
+            .map(|ns| SimDuration::from_nanos(ns).as_secs_f64());
     }
 
     fn sample(&mut self) -> Result<(), CliError> {
@@ -1174,12 +1203,9 @@ impl<'a> World<'a> {
             let trace = self.groups[gi].stats.take_trace();
             for t in trace {
                 let peer = |addr| {
-                    Peer {
-                        groups: &self.groups,
-                        host_group: &self.host_group,
-                        addr,
-                    }
-                    .to_string()
+                    let mut s = String::new();
+                    write_peer(&mut s, &self.names, addr);
+                    s
                 };
                 out.row(&TransitionRow {
                     time_s: t.time.as_secs_f64(),
