@@ -91,7 +91,7 @@ pub struct Host {
     slots: Vec<Slot>,
     free: Vec<u32>,
     /// 4-tuple → socket (see [`key`], [`MINI`]).
-    demux: LookupMap<u64, u32>,
+    demux: LookupMap<DemuxKey, u32>,
     listeners: BTreeMap<u16, Listener>,
     tw: TwTable,
     timers: Timers,
@@ -182,10 +182,25 @@ impl Timers {
     }
 }
 
-/// `(local port, remote address, remote port)` packed for the demultiplexing map.
+/// `(local port, remote address, remote port)` for the demultiplexing map, as two
+/// `u32` so a map entry (key and `u32` value) takes 12 bytes, not 16: the map
+/// holds one entry per TIME_WAIT socket. Hashed as one packed `u64`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct DemuxKey([u32; 2]);
+
+impl std::hash::Hash for DemuxKey {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64((u64::from(self.0[0]) << 32) | u64::from(self.0[1]));
+    }
+}
+
 #[inline]
-fn key(local_port: u16, remote: SockAddr) -> u64 {
-    (u64::from(local_port) << 48) | (u64::from(remote.addr.0) << 16) | u64::from(remote.port)
+fn key(local_port: u16, remote: SockAddr) -> DemuxKey {
+    DemuxKey([
+        (u32::from(local_port) << 16) | u32::from(remote.port),
+        remote.addr.0,
+    ])
 }
 
 impl Host {
@@ -1003,7 +1018,7 @@ impl Host {
         self.slots.capacity() * std::mem::size_of::<Slot>()
             + self.free.capacity() * 4
             + self.tw.heap_bytes()
-            + table::<u64, u32>(self.demux.capacity())
+            + table::<DemuxKey, u32>(self.demux.capacity())
             + table::<u16, u32>(self.ports.capacity())
             + self.timers.heap_bytes()
             + self.perturb.capacity() * 4
