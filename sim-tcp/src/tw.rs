@@ -207,13 +207,73 @@ struct Expiry {
 /// to 2×).
 const CHUNK: usize = 4096;
 
+/// Entries per block of a [`BlockFifo`] (4 KiB).
+const FIFO_BLOCK: usize = 256;
+
+/// A FIFO of expiries in fixed-size blocks: unlike a `VecDeque`, whose capacity
+/// doubles (up to 2× slack per host, and a ring buffer touches all of it), it holds
+/// at most three partly used or spare blocks beyond its entries. An emptied front
+/// block is kept as the spare for the next new back block, so a steady state
+/// allocates nothing.
+#[derive(Default)]
+struct BlockFifo {
+    blocks: VecDeque<Vec<Expiry>>,
+    /// Entries already popped from the front block.
+    head: usize,
+    spare: Option<Vec<Expiry>>,
+}
+
+impl BlockFifo {
+    fn push_back(&mut self, e: Expiry) {
+        match self.blocks.back_mut() {
+            Some(b) if b.len() < FIFO_BLOCK => b.push(e),
+            _ => {
+                let mut b = self
+                    .spare
+                    .take()
+                    .unwrap_or_else(|| Vec::with_capacity(FIFO_BLOCK));
+                b.push(e);
+                self.blocks.push_back(b);
+            }
+        }
+    }
+
+    fn front(&self) -> Option<&Expiry> {
+        self.blocks.front().and_then(|b| b.get(self.head))
+    }
+
+    fn pop_front(&mut self) {
+        let only = self.blocks.len() == 1;
+        let Some(b) = self.blocks.front_mut() else {
+            return;
+        };
+        self.head += 1;
+        if self.head >= b.len() {
+            self.head = 0;
+            if only {
+                b.clear(); // the only block: keep it for the next pushes
+            } else if let Some(mut b) = self.blocks.pop_front() {
+                b.clear();
+                self.spare = Some(b);
+            }
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        (self.blocks.len() + usize::from(self.spare.is_some()))
+            * FIFO_BLOCK
+            * std::mem::size_of::<Expiry>()
+            + self.blocks.capacity() * std::mem::size_of::<Vec<Expiry>>()
+    }
+}
+
 /// All mini-sockets of a host.
 #[derive(Default)]
 pub(crate) struct TwTable {
     chunks: Vec<Vec<TwSock>>,
     free: Vec<u32>,
     /// TIME_WAIT expiries, in order (all have the same length).
-    fifo: VecDeque<Expiry>,
+    fifo: BlockFifo,
     /// FIN_WAIT_2 mini-socket expiries.
     heap: BinaryHeap<Reverse<Expiry>>,
     /// Live mini-sockets (compared with `tcp_max_tw_buckets`).
@@ -234,7 +294,7 @@ impl TwTable {
         self.chunks.iter().map(Vec::capacity).sum::<usize>() * std::mem::size_of::<TwSock>()
             + self.chunks.capacity() * std::mem::size_of::<Vec<TwSock>>()
             + self.free.capacity() * 4
-            + self.fifo.capacity() * std::mem::size_of::<Expiry>()
+            + self.fifo.heap_bytes()
             + self.heap.capacity() * std::mem::size_of::<Expiry>()
     }
 
@@ -505,6 +565,42 @@ impl TwTable {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn block_fifo_keeps_order_across_blocks_and_frees_them() {
+        use super::{BlockFifo, Expiry, FIFO_BLOCK};
+        use sim_core::time::SimTime;
+        let e = |i: u32| Expiry {
+            at: SimTime::from_nanos(u64::from(i)),
+            idx: i,
+            tag: 0,
+        };
+        let mut q = BlockFifo::default();
+        let (mut pushed, mut popped) = (0u32, 0u32);
+        for round in 0..10u32 {
+            for _ in 0..(FIFO_BLOCK as u32 + 37 * round) {
+                q.push_back(e(pushed));
+                pushed += 1;
+            }
+            while pushed - popped > 3 {
+                assert_eq!(q.front().map(|x| x.idx), Some(popped));
+                q.pop_front();
+                popped += 1;
+            }
+            assert!(
+                q.blocks.len() <= 2,
+                "{} blocks for 3 entries",
+                q.blocks.len()
+            );
+        }
+        while q.front().is_some() {
+            assert_eq!(q.front().map(|x| x.idx), Some(popped));
+            q.pop_front();
+            popped += 1;
+        }
+        assert_eq!(popped, pushed);
+        assert_eq!(q.blocks.len(), 1, "the last block is kept for reuse");
+    }
+
     #[test]
     fn object_size() {
         assert_eq!(std::mem::size_of::<super::TwSock>(), 88);
