@@ -165,6 +165,8 @@ const FIN_FIRST: u8 = 16;
 /// The socket is gone: its `SocketRecord` arrived (`path` is set, the rest of the
 /// record is folded into the connection's sums).
 const ENDED: u8 = 32;
+/// The side got a socket (connect() succeeded, or the server accepted).
+const HAS_SOCK: u8 = 64;
 
 // Connection bits (in `Conn::flags`).
 /// The client host drops off the network after sending its request.
@@ -176,7 +178,7 @@ const PORT_EXHAUSTED: u8 = 4;
 /// "No value" of the optional `u32` fields (`server_host`, `slot`).
 const NONE_U32: u32 = u32::MAX;
 
-/// A connection in flight: 128 bytes, stored inline in the connection slab, since a
+/// A connection in flight: 112 bytes, stored inline in the connection slab, since a
 /// run holds one per TIME_WAIT socket (a million at once in big runs). Per-side
 /// fields are arrays indexed by [`Who`]; optional values use sentinels (see each
 /// field); strings are built only when the row is written.
@@ -191,10 +193,10 @@ struct Conn {
     close_blocked: u64,
     /// Sums over the two sockets' records, as they arrive.
     bytes_discarded: u64,
-    /// Socket handles (`SocketId::DETACHED` until the side has one).
-    sock: [SocketId; 2],
-    /// The states each socket went through, once it is gone (`ENDED`).
-    path: [Path; 2],
+    /// Per side: the socket handle's bits (`SocketId::to_bits`) while the socket
+    /// lives (`HAS_SOCK`), then the bits of the states it went through
+    /// (`Path::bits`) once it is gone (`ENDED`).
+    handle: [u64; 2],
     /// Payload bytes each application read.
     received: [u64; 2],
     group: u32,
@@ -234,12 +236,25 @@ impl Conn {
     fn flag(&self, bit: u8) -> bool {
         self.flags & bit != 0
     }
+    /// The side's socket handle, if it got one. Once the socket is gone
+    /// (`ENDED`) that is `SocketId::DETACHED`, which the host treats exactly as the
+    /// stale handle: every call on it fails with `EBADF` or does nothing.
     fn sock(&self, who: Who) -> Option<SocketId> {
-        let s = self.sock[who as usize];
-        (s != SocketId::DETACHED).then_some(s)
+        if !self.has(who, HAS_SOCK) {
+            None
+        } else if self.has(who, ENDED) {
+            Some(SocketId::DETACHED)
+        } else {
+            Some(SocketId::from_bits(self.handle[who as usize]))
+        }
+    }
+    fn set_sock(&mut self, who: Who, sock: SocketId) {
+        self.handle[who as usize] = sock.to_bits();
+        self.set(who, HAS_SOCK);
     }
     fn path(&self, who: Who) -> Option<Path> {
-        self.has(who, ENDED).then_some(self.path[who as usize])
+        self.has(who, ENDED)
+            .then(|| Path::from_bits(self.handle[who as usize]))
     }
     /// Records `e` unless the side already saw an error.
     fn error_once(&mut self, who: Who, e: Errno) {
@@ -689,8 +704,7 @@ impl<'a> World<'a> {
             finished_at: SimTime::MAX,
             close_blocked: 0,
             bytes_discarded: 0,
-            sock: [SocketId::DETACHED; 2],
-            path: [Path::EMPTY; 2],
+            handle: [0; 2],
             received: [0; 2],
             group: g,
             client_host,
@@ -705,7 +719,7 @@ impl<'a> World<'a> {
             flags: if vanish { VANISH } else { 0 },
         };
         match res {
-            Ok(sock) => conn.sock[Who::Client as usize] = sock,
+            Ok(sock) => conn.set_sock(Who::Client, sock),
             Err(Errno::EADDRNOTAVAIL) => conn.flags |= PORT_EXHAUSTED,
             Err(e) => conn.error_once(Who::Client, e),
         }
@@ -804,7 +818,7 @@ impl<'a> World<'a> {
         match ev {
             AppEvent::Accepted { .. } => {
                 let c = self.conn_mut(id).expect("checked");
-                c.sock[Who::Server as usize] = sock;
+                c.set_sock(Who::Server, sock);
                 if c.server_host == NONE_U32 {
                     c.server_host = h;
                 }
@@ -885,7 +899,7 @@ impl<'a> World<'a> {
                     c.client_port = rec.local.port;
                 }
                 let w = who as usize;
-                c.path[w] = rec.path;
+                c.handle[w] = rec.path.bits();
                 c.error[w] = c.error[w].or(rec.error);
                 let bits = c.bits[w] & !(ABORTED | FIN_FIRST);
                 c.bits[w] = bits
@@ -1315,7 +1329,7 @@ impl<'a> World<'a> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn a_connection_in_flight_is_128_bytes() {
-        assert_eq!(std::mem::size_of::<super::Conn>(), 128);
+    fn a_connection_in_flight_is_112_bytes() {
+        assert_eq!(std::mem::size_of::<super::Conn>(), 112);
     }
 }

@@ -33,6 +33,19 @@ impl SocketId {
         index: u32::MAX,
         generation: 0,
     };
+
+    /// The handle packed in a `u64` (for compact application records).
+    pub fn to_bits(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.index)
+    }
+
+    /// The handle packed by [`SocketId::to_bits`].
+    pub fn from_bits(bits: u64) -> SocketId {
+        SocketId {
+            index: bits as u32,
+            generation: (bits >> 32) as u32,
+        }
+    }
 }
 
 /// What the stack tells the application (the harness).

@@ -48,6 +48,10 @@ impl Path {
     pub fn bits(self) -> u64 {
         self.0
     }
+    /// The path whose packed value is `bits` (the inverse of [`Path::bits`]).
+    pub fn from_bits(bits: u64) -> Path {
+        Path(bits)
+    }
 }
 
 impl fmt::Display for Path {
