@@ -578,11 +578,16 @@ impl<'a> World<'a> {
         while let Some(h) = self.dirty.pop() {
             self.flush(h)?;
         }
-        let sum = |f: fn(&Stats) -> u64| self.groups.iter().map(|g| f(&g.stats)).sum::<u64>();
+        let (mut memory, mut time_wait, mut ports) = (0, 0, 0);
+        for g in &self.groups {
+            memory += g.stats.memory.current;
+            time_wait += g.stats.count(State::TimeWait);
+            ports += g.stats.ports.current;
+        }
         let t = &mut self.totals;
-        t.peak_memory = t.peak_memory.max(sum(|s| s.memory.current));
-        t.peak_time_wait = t.peak_time_wait.max(sum(|s| s.count(State::TimeWait)));
-        t.peak_ports = t.peak_ports.max(sum(|s| s.ports.current));
+        t.peak_memory = t.peak_memory.max(memory);
+        t.peak_time_wait = t.peak_time_wait.max(time_wait);
+        t.peak_ports = t.peak_ports.max(ports);
         if self.trace {
             self.write_transitions()?;
         }
