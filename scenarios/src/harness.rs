@@ -1095,7 +1095,7 @@ impl<'a> World<'a> {
         let outcome = self.outcome(&c, at_end);
         self.totals.outcomes[outcome as usize] += 1;
         self.fill_row(id, &c, outcome, at_end);
-        self.sinks.connections.row(&self.row)
+        self.sinks.connections.connection(&self.row)
     }
 
     fn outcome(&self, c: &Conn, at_end: bool) -> Outcome {
