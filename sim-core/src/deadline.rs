@@ -31,11 +31,11 @@ use crate::heap::QuadHeap;
 use crate::queue::Key;
 
 /// The deadline set [`crate::Sim`] uses by default: the faster design in
-/// `benches/scheduler.rs` (thread CPU time, 2-vCPU VM). `deadline_hold` (pop the
-/// earliest, re-arm it): 15.0 M/s lazy vs 7.1 M/s indexed at 10^4 hosts, 1.79 vs
-/// 0.98 at 10^6. `deadline_rearm` (plus one re-arm of another host per event):
-/// equal at 10^3 (7.4 vs 7.6), then 5.8 vs 5.3 at 10^4, 2.3 vs 2.0 at 10^5 and
-/// 1.33 vs 0.54 at 10^6.
+/// `benches/scheduler.rs` (thread CPU time, 2-vCPU VM, with lazy re-keying).
+/// `deadline_hold` (pop the earliest, re-arm it): 13.0 M/s lazy vs 7.1 M/s indexed
+/// at 10^4 hosts, 1.44 vs 0.96 at 10^6. `deadline_rearm` (plus one re-arm of
+/// another host per event): 8.3 vs 7.5 at 10^3, 6.6 vs 5.2 at 10^4, 4.6 vs 2.7 at
+/// 10^5 and 1.14 vs 0.48 at 10^6.
 pub type FastDeadlines = LazyDeadlines;
 
 /// At most one pending deadline per `usize` id, ordered by [`Key`].
