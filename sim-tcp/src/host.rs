@@ -10,7 +10,7 @@ use sim_core::heap::QuadHeap;
 use sim_core::time::{SimDuration, SimTime};
 
 use crate::config::{CostModel, Errno, IsnPolicy, Linger, TcpConfig};
-use crate::hash::{LookupMap, SplitMix, keyed};
+use crate::hash::{LookupMap, LookupSet, SplitMix, keyed};
 use crate::segment::{Addr, ConnId, Flags, Segment, SockAddr};
 use crate::seq::Seq;
 use crate::sock::{Cx, Fate, Io, Sock, record_transition, reset_for};
@@ -108,8 +108,11 @@ pub struct Host {
     listeners: BTreeMap<u16, Listener>,
     tw: TwTable,
     timers: Timers,
-    /// Sockets (full or mini) per local ephemeral port.
-    ports: LookupMap<u16, u32>,
+    /// Local ephemeral ports held by at least one socket (full or mini): a
+    /// 2-byte entry each, since most are held by exactly one (a TIME_WAIT).
+    ports: LookupSet<u16>,
+    /// Sockets beyond the first on a port held by more than one.
+    shared_ports: LookupMap<u16, u32>,
     perturb: Vec<u32>,
     /// Orphaned full sockets (Linux `tcp_orphan_count`; mini-sockets are not orphans).
     orphans: u32,
@@ -233,7 +236,8 @@ impl Host {
             listeners: BTreeMap::new(),
             tw: TwTable::default(),
             timers: Timers::default(),
-            ports: LookupMap::default(),
+            ports: LookupSet::default(),
+            shared_ports: LookupMap::default(),
             perturb: Vec::new(),
             orphans: 0,
             io: Io::default(),
@@ -456,22 +460,25 @@ impl Host {
     }
 
     fn acquire_port(&mut self, port: u16, stats: &mut Stats) {
-        let n = self.ports.entry(port).or_insert(0);
-        *n += 1;
-        if *n == 1 {
+        if self.ports.insert(port) {
             stats.ports.add(1);
             stats.mem(self.cost.bind_bucket as i64);
+        } else {
+            *self.shared_ports.entry(port).or_insert(0) += 1;
         }
     }
 
     fn release_port(&mut self, port: u16, stats: &mut Stats) {
-        let n = self.ports.get_mut(&port).expect("port held");
-        *n -= 1;
-        if *n == 0 {
-            self.ports.remove(&port);
-            stats.ports.add(-1);
-            stats.mem(-(self.cost.bind_bucket as i64));
+        if let Some(n) = self.shared_ports.get_mut(&port) {
+            *n -= 1;
+            if *n == 0 {
+                self.shared_ports.remove(&port);
+            }
+            return;
         }
+        assert!(self.ports.remove(&port), "port {port} held");
+        stats.ports.add(-1);
+        stats.mem(-(self.cost.bind_bucket as i64));
     }
 
     fn alloc_slot(&mut self) -> SocketId {
@@ -1032,7 +1039,8 @@ impl Host {
             + self.free.capacity() * 4
             + self.tw.heap_bytes()
             + table::<DemuxKey, u32>(self.demux.capacity())
-            + table::<u16, u32>(self.ports.capacity())
+            + table::<u16, ()>(self.ports.capacity())
+            + table::<u16, u32>(self.shared_ports.capacity())
             + self.timers.heap_bytes()
             + self.perturb.capacity() * 4
     }
