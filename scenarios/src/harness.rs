@@ -178,7 +178,7 @@ const PORT_EXHAUSTED: u8 = 4;
 /// "No value" of the optional `u32` fields (`server_host`, `slot`).
 const NONE_U32: u32 = u32::MAX;
 
-/// A connection in flight: 112 bytes, stored inline in the connection slab, since a
+/// A connection in flight: 96 bytes, stored inline in the connection slab, since a
 /// run holds one per TIME_WAIT socket (a million at once in big runs). Per-side
 /// fields are arrays indexed by [`Who`]; optional values use sentinels (see each
 /// field); strings are built only when the row is written.
@@ -187,10 +187,6 @@ struct Conn {
     opened: SimTime,
     /// `SimTime::MAX` until established.
     established: SimTime,
-    /// When the last of its sockets was gone (`SimTime::MAX`: none yet).
-    finished_at: SimTime,
-    /// The longest close() that blocked (SO_LINGER), in ns + 1 (0: none).
-    close_blocked: u64,
     /// Sums over the two sockets' records, as they arrive.
     bytes_discarded: u64,
     /// Per side: the socket handle's bits (`SocketId::to_bits`) while the socket
@@ -321,6 +317,9 @@ struct World<'a> {
     names: Vec<String>,
     /// `Path` texts already formatted (few distinct paths occur), by path bits.
     path_texts: BTreeMap<u64, String>,
+    /// The longest close() that blocked (SO_LINGER), by connection id: kept apart
+    /// since few connections have one.
+    close_blocked: BTreeMap<u64, SimDuration>,
     /// The `connections.csv` row being written, reused so a row allocates nothing.
     row: ConnectionRow,
 }
@@ -417,6 +416,7 @@ impl<'a> World<'a> {
             end: SimTime::ZERO,
             names,
             path_texts: BTreeMap::new(),
+            close_blocked: BTreeMap::new(),
             row: ConnectionRow {
                 id: 0,
                 client: String::new(),
@@ -714,8 +714,6 @@ impl<'a> World<'a> {
         let mut conn = Conn {
             opened: now,
             established: SimTime::MAX,
-            finished_at: SimTime::MAX,
-            close_blocked: 0,
             bytes_discarded: 0,
             handle: [0; 2],
             received: [0; 2],
@@ -899,8 +897,8 @@ impl<'a> World<'a> {
                 }
             }
             AppEvent::CloseReturned { blocked } => {
-                let c = self.conn_mut(id).expect("checked");
-                c.close_blocked = c.close_blocked.max(blocked.as_nanos() + 1);
+                let longest = self.close_blocked.entry(id.0).or_insert(blocked);
+                *longest = (*longest).max(blocked);
             }
             AppEvent::Finished(rec) => {
                 self.totals.bytes_discarded += rec.bytes_discarded;
@@ -908,10 +906,9 @@ impl<'a> World<'a> {
                 c.retransmits = c.retransmits.saturating_add(rec.retransmits);
                 c.bytes_discarded += rec.bytes_discarded;
                 c.stale_accepted = c.stale_accepted.saturating_add(rec.stale_accepted);
-                c.finished_at = match c.finished_at {
-                    SimTime::MAX => rec.closed_at,
-                    t => t.max(rec.closed_at),
-                };
+                // A socket's record is handed over when it is freed, so the last
+                // one (which ends the connection) closed now.
+                debug_assert_eq!(rec.closed_at, now);
                 if who == Who::Client && c.client_port == 0 {
                     c.client_port = rec.local.port;
                 }
@@ -1169,11 +1166,9 @@ impl<'a> World<'a> {
             (false, true) => "server",
             (false, false) => "none",
         };
-        let finished = if at_end {
-            None
-        } else {
-            some_time(c.finished_at).or(Some(self.sim.now()))
-        };
+        // Finalized when its last socket was freed (or it never had one): now.
+        let finished = (!at_end).then(|| self.sim.now());
+        let blocked = self.close_blocked.remove(&id.0);
         let texts = &mut self.path_texts;
         let mut path = |out: &mut String, who: Who| {
             out.clear();
@@ -1199,10 +1194,7 @@ impl<'a> World<'a> {
         r.bytes_discarded = c.bytes_discarded;
         r.stale_accepted = c.stale_accepted.into();
         r.bytes_delivered = c.received[0] + c.received[1];
-        r.close_blocked_s = c
-            .close_blocked
-            .checked_sub(1)
-            .map(|ns| SimDuration::from_nanos(ns).as_secs_f64());
+        r.close_blocked_s = blocked.map(SimDuration::as_secs_f64);
     }
 
     fn sample(&mut self) -> Result<(), CliError> {
@@ -1358,7 +1350,7 @@ impl<'a> World<'a> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn a_connection_in_flight_is_112_bytes() {
-        assert_eq!(std::mem::size_of::<super::Conn>(), 112);
+    fn a_connection_in_flight_is_96_bytes() {
+        assert_eq!(std::mem::size_of::<super::Conn>(), 96);
     }
 }
