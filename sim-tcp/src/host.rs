@@ -10,6 +10,7 @@ use sim_core::heap::QuadHeap;
 use sim_core::time::{SimDuration, SimTime};
 
 use crate::config::{CostModel, Errno, IsnPolicy, Linger, TcpConfig};
+use crate::demux::Demux;
 use crate::hash::{LookupMap, LookupSet, SplitMix, keyed};
 use crate::segment::{Addr, ConnId, Flags, Segment, SockAddr};
 use crate::seq::Seq;
@@ -104,7 +105,7 @@ pub struct Host {
     slots: Vec<Slot>,
     free: Vec<u32>,
     /// 4-tuple → socket (see [`key`], [`MINI`]).
-    demux: LookupMap<DemuxKey, u32>,
+    demux: Demux,
     listeners: BTreeMap<u16, Listener>,
     tw: TwTable,
     timers: Timers,
@@ -198,25 +199,10 @@ impl Timers {
     }
 }
 
-/// `(local port, remote address, remote port)` for the demultiplexing map, as two
-/// `u32` so a map entry (key and `u32` value) takes 12 bytes, not 16: the map
-/// holds one entry per TIME_WAIT socket. Hashed as one packed `u64`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct DemuxKey([u32; 2]);
-
-impl std::hash::Hash for DemuxKey {
-    #[inline]
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64((u64::from(self.0[0]) << 32) | u64::from(self.0[1]));
-    }
-}
-
+/// `(local port, remote address, remote port)` packed for the demultiplexing table.
 #[inline]
-fn key(local_port: u16, remote: SockAddr) -> DemuxKey {
-    DemuxKey([
-        (u32::from(local_port) << 16) | u32::from(remote.port),
-        remote.addr.0,
-    ])
+fn key(local_port: u16, remote: SockAddr) -> u64 {
+    (u64::from(local_port) << 48) | (u64::from(remote.addr.0) << 16) | u64::from(remote.port)
 }
 
 impl Host {
@@ -232,7 +218,7 @@ impl Host {
             rng: SplitMix::new(secret ^ 0x726e67),
             slots: Vec::new(),
             free: Vec::new(),
-            demux: LookupMap::default(),
+            demux: Demux::default(),
             listeners: BTreeMap::new(),
             tw: TwTable::default(),
             timers: Timers::default(),
@@ -386,7 +372,8 @@ impl Host {
     fn free_full(&mut self, now: SimTime, idx: u32, stats: &mut Stats) {
         let sock = self.take_sock(idx);
         let id = sock.id;
-        self.demux.remove(&key(sock.local_port, sock.remote));
+        let gone = self.demux.remove(key(sock.local_port, sock.remote), idx);
+        debug_assert!(gone);
         if sock.ephemeral {
             self.release_port(sock.local_port, stats);
         }
@@ -440,8 +427,10 @@ impl Host {
         let t = self
             .tw
             .insert(&sock, now, self.cfg.time_wait_len(), fin_wait2);
-        self.demux
-            .insert(key(sock.local_port, sock.remote), MINI | t);
+        let moved = self
+            .demux
+            .replace(key(sock.local_port, sock.remote), idx, MINI | t);
+        debug_assert!(moved);
     }
 
     /// Frees a mini-socket, emitting its record.
@@ -450,7 +439,8 @@ impl Host {
         let rec = tw.remove(t, &mut cx, cause);
         let s = tw.get(t);
         let (port, remote, eph, conn) = (s.local_port(), s.remote(), s.ephemeral(), rec.conn);
-        self.demux.remove(&key(port, remote));
+        let gone = self.demux.remove(key(port, remote), MINI | t);
+        debug_assert!(gone);
         if eph {
             self.release_port(port, stats);
         }
@@ -479,6 +469,25 @@ impl Host {
         assert!(self.ports.remove(&port), "port {port} held");
         stats.ports.add(-1);
         stats.mem(-(self.cost.bind_bucket as i64));
+    }
+
+    /// The demultiplexing value of `local_port ↔ remote`: a full socket's slab
+    /// index, or a mini-socket's index with `MINI` set.
+    #[inline]
+    fn lookup(&self, local_port: u16, remote: SockAddr) -> Option<u32> {
+        let (slots, tw) = (&self.slots, &self.tw);
+        self.demux.get(key(local_port, remote), |v| {
+            if v & MINI != 0 {
+                let m = tw.get(v & !MINI);
+                key(m.local_port(), m.remote())
+            } else {
+                let s = slots[v as usize]
+                    .sock
+                    .as_ref()
+                    .expect("demultiplexed socket");
+                key(s.local_port, s.remote)
+            }
+        })
     }
 
     fn alloc_slot(&mut self) -> SocketId {
@@ -546,6 +555,7 @@ impl Host {
         let off = ts_offset(self.secret, self.addr, remote.addr);
         let sock = Sock::new(id, &self.cfg, now, local_port, remote, conn, iss, off);
         self.slots[id.index as usize].sock = Some(sock);
+        debug_assert!(self.lookup(local_port, remote).is_none());
         self.demux.insert(key(local_port, remote), id.index);
         id.index
     }
@@ -706,9 +716,9 @@ impl Host {
                 let found = if self.listeners.contains_key(&p) {
                     None
                 } else {
-                    match self.demux.get(&key(p, remote)) {
+                    match self.lookup(p, remote) {
                         None => Some(None),
-                        Some(&v) if v & MINI != 0 => {
+                        Some(v) if v & MINI != 0 => {
                             let t = v & !MINI;
                             (reuse_ok && self.tw.get(t).reusable(now)).then_some(Some(t))
                         }
@@ -791,7 +801,7 @@ impl Host {
         if seg.dst.addr != self.addr {
             return;
         }
-        match self.demux.get(&key(seg.dst.port, seg.src)).copied() {
+        match self.lookup(seg.dst.port, seg.src) {
             Some(v) if v & MINI != 0 => self.mini_segment(now, v & !MINI, seg, stats),
             Some(idx) => {
                 let s = self.slots[idx as usize].sock.as_ref().expect("live slot");
@@ -1011,7 +1021,7 @@ impl Host {
 
     /// State of the connection `local_port ↔ remote`, mini-sockets included.
     pub fn state_of(&self, local_port: u16, remote: SockAddr) -> Option<State> {
-        match self.demux.get(&key(local_port, remote)).copied()? {
+        match self.lookup(local_port, remote)? {
             v if v & MINI != 0 => Some(self.tw.get(v & !MINI).state()),
             idx => self.slots[idx as usize].sock.as_ref().map(|s| s.state),
         }
@@ -1038,7 +1048,7 @@ impl Host {
         self.slots.capacity() * std::mem::size_of::<Slot>()
             + self.free.capacity() * 4
             + self.tw.heap_bytes()
-            + table::<DemuxKey, u32>(self.demux.capacity())
+            + self.demux.heap_bytes()
             + table::<u16, ()>(self.ports.capacity())
             + table::<u16, u32>(self.shared_ports.capacity())
             + self.timers.heap_bytes()

@@ -86,6 +86,7 @@
 //! [RFC 2525]: https://www.rfc-editor.org/rfc/rfc2525
 
 mod config;
+mod demux;
 mod hash;
 mod host;
 mod rtt;
