@@ -207,8 +207,8 @@ struct Expiry {
 /// to 2×).
 const CHUNK: usize = 4096;
 
-/// Entries per block of a [`BlockFifo`] (4 KiB).
-const FIFO_BLOCK: usize = 256;
+/// Entries per block of a [`BlockFifo`] (1 KiB).
+const FIFO_BLOCK: usize = 64;
 
 /// A FIFO of expiries in fixed-size blocks: unlike a `VecDeque`, whose capacity
 /// doubles (up to 2× slack per host, and a ring buffer touches all of it), it holds

@@ -284,8 +284,8 @@ fn time_wait_costs_the_simulator_little() {
     assert_eq!(tb.host.mini_sockets(), N);
     assert_eq!(tb.host.full_sockets(), 0);
     let per_tw = (tb.host.heap_bytes() - base) as f64 / f64::from(N);
-    // 88 B object (chunked, no doubling slack) + 16 B expiry entry (in 4 KiB
-    // blocks) + ~15-30 B hash entry (12-byte entries, up to 2x while it grows).
+    // 88 B object (chunked, no doubling slack) + 16 B expiry entry (in 1 KiB
+    // blocks) + 8-16 B demultiplexing slot (8 bytes, at most 3/4 full).
     assert!(per_tw < 130.0, "{per_tw:.0} bytes per TIME_WAIT");
     println!("{per_tw:.0} simulator bytes per TIME_WAIT at {N}");
     assert_eq!(tb.stats.memory.current, u64::from(N) * 256 + 2368);
