@@ -184,7 +184,8 @@ pub struct ConnectionRow {
     pub outcome: Outcome,
     /// `client`, `server`, `both` (simultaneous close) or `none`.
     pub active_closer: String,
-    /// States the client socket went through, joined by `>`.
+    /// States the client socket went through, joined by `>`; ends with `CLOSED`
+    /// unless the socket was still open when the run ended.
     pub client_path: String,
     /// States the server socket went through, joined by `>` (empty if none was made).
     pub server_path: String,

@@ -1169,10 +1169,24 @@ impl<'a> World<'a> {
         // Finalized when its last socket was freed (or it never had one): now.
         let finished = (!at_end).then(|| self.sim.now());
         let blocked = self.close_blocked.remove(&id.0);
+        // A socket still open at the end reports the states it went through so far.
+        let hosts = &self.hosts;
+        let open_path = |who: Who| -> Option<Path> {
+            if !at_end || !c.has(who, HAS_SOCK) || c.has(who, ENDED) {
+                return None;
+            }
+            match who {
+                Who::Client => hosts[c.client_host as usize].path_of(c.client_port, c.dst),
+                Who::Server => hosts[some_u32(c.server_host)? as usize].path_of(
+                    c.dst.port,
+                    SockAddr::new(host_addr(c.client_host), c.client_port),
+                ),
+            }
+        };
         let texts = &mut self.path_texts;
         let mut path = |out: &mut String, who: Who| {
             out.clear();
-            if let Some(p) = c.path(who) {
+            if let Some(p) = c.path(who).or_else(|| open_path(who)) {
                 out.push_str(texts.entry(p.bits()).or_insert_with(|| p.to_string()));
             }
         };

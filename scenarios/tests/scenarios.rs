@@ -213,6 +213,14 @@ fn close_wait_leak_grows_linearly() {
     let last = r.series("server").last().copied().unwrap();
     assert_eq!(last.close_wait, r.summary.attempted, "never comes down");
     assert_eq!(r.summary.leaked, r.summary.attempted);
+    // A leaked socket's path is the states it went through so far: no CLOSED.
+    for c in &r.connections {
+        assert_eq!(c.server_path, "SYN_RCVD>ESTABLISHED>CLOSE_WAIT", "{c:?}");
+        assert_eq!(
+            c.client_path, "SYN_SENT>ESTABLISHED>FIN_WAIT_1>FIN_WAIT_2>CLOSED",
+            "{c:?}"
+        );
+    }
     // Beside it, the clients' orphans wait tcp.fin_timeout in FIN_WAIT_2.
     assert_near(
         "clients' FIN_WAIT_2 residence",

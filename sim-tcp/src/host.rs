@@ -1021,9 +1021,26 @@ impl Host {
 
     /// State of the connection `local_port ↔ remote`, mini-sockets included.
     pub fn state_of(&self, local_port: u16, remote: SockAddr) -> Option<State> {
+        self.view(local_port, remote).map(|(state, _)| state)
+    }
+
+    /// The states the connection `local_port ↔ remote` has gone through so far,
+    /// mini-sockets included (for a socket still open when a run ends).
+    pub fn path_of(&self, local_port: u16, remote: SockAddr) -> Option<Path> {
+        self.view(local_port, remote).map(|(_, path)| path)
+    }
+
+    /// Current state and path of a demultiplexed connection.
+    fn view(&self, local_port: u16, remote: SockAddr) -> Option<(State, Path)> {
         match self.lookup(local_port, remote)? {
-            v if v & MINI != 0 => Some(self.tw.get(v & !MINI).state()),
-            idx => self.slots[idx as usize].sock.as_ref().map(|s| s.state),
+            v if v & MINI != 0 => {
+                let m = self.tw.get(v & !MINI);
+                Some((m.state(), m.path()))
+            }
+            idx => self.slots[idx as usize]
+                .sock
+                .as_ref()
+                .map(|s| (s.state, s.path)),
         }
     }
 

@@ -67,6 +67,10 @@ impl TwSock {
             State::TimeWait
         }
     }
+    /// The states the connection went through, up to this one.
+    pub fn path(&self) -> Path {
+        self.path
+    }
     pub fn ephemeral(&self) -> bool {
         self.bits & EPHEMERAL != 0
     }
