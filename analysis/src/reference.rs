@@ -125,9 +125,10 @@ impl Reference {
 // ---------------------------------------------------------------------------------
 // The models, as pure functions.
 
-/// Little's law: mean number in a state = (entries / observed time) × mean residence.
-pub fn little_mean(entered: u64, mean_residence_s: f64, observed_s: f64) -> f64 {
-    entered as f64 / observed_s * mean_residence_s
+/// Little's law: mean number in a state = (residences / observed time) × mean
+/// residence, over a window in which every residence ended.
+pub fn little_mean(residences: u64, mean_residence_s: f64, observed_s: f64) -> f64 {
+    residences as f64 / observed_s * mean_residence_s
 }
 
 /// Steady-state TIME_WAIT count: close rate × TIME_WAIT length (Little's law),
@@ -276,28 +277,31 @@ fn little_references(run: &RunData) -> Vec<Reference> {
         .iter()
         .filter(|s| s.entered > 0)
         .map(|s| {
+            let subject = Subject {
+                model: "little",
+                group: &s.group,
+                quantity: &s.state,
+                unit: "sockets",
+            };
+            let open = s.entered - s.exited.min(s.entered);
+            if open > 0 {
+                // L = λW holds over a window in which every residence ended.
+                return Reference::not_applicable(
+                    subject,
+                    &format!("{open} socket(s) still in the state when the run ended"),
+                );
+            }
             let reference = s
                 .mean_residence_s
                 .filter(|_| observed > 0.0)
-                .map(|w| little_mean(s.entered, w, observed));
+                .map(|w| little_mean(s.exited, w, observed));
             let note = format!(
-                "{} entries / {} s x {} s",
-                s.entered,
+                "{} exits / {} s x {} s",
+                s.exited,
                 fmt_num(observed),
                 fmt_opt(s.mean_residence_s)
             );
-            Reference::new(
-                Subject {
-                    model: "little",
-                    group: &s.group,
-                    quantity: &s.state,
-                    unit: "sockets",
-                },
-                Some(s.mean),
-                reference,
-                EXACT_TOLERANCE,
-                note,
-            )
+            Reference::new(subject, Some(s.mean), reference, EXACT_TOLERANCE, note)
         })
         .collect()
 }

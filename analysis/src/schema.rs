@@ -126,9 +126,14 @@ pub struct StatesRow {
     pub mean: f64,
     /// How many times a socket entered this state.
     pub entered: u64,
-    /// Mean time a socket spent in this state per entry (residences still open at
-    /// the end count up to the end of the run). Empty when never entered.
+    /// Mean time a socket spent in this state, over the residences that ended
+    /// (sockets that left it). Empty when none left it. Kept apart from `mean`
+    /// (an integral over time) so that Little's law, `mean` = `exited` / run time ×
+    /// `mean_residence_s` when every residence ended, checks two independent sums.
     pub mean_residence_s: Option<f64>,
+    /// How many times a socket left this state (`entered` − `exited` sockets were
+    /// still in it when the run ended).
+    pub exited: u64,
 }
 
 /// `timeseries.csv`: one row per (sample time, group).

@@ -1295,10 +1295,11 @@ impl<'a> World<'a> {
                     peak: ss.peak,
                     mean: g.stats.mean(st),
                     entered: ss.entered,
-                    // ∫count dt is the total time sockets spent in the state up to
-                    // the end, residences still open included.
-                    mean_residence_s: (ss.entered > 0)
-                        .then(|| ss.integral as f64 / ss.entered as f64 / 1e9),
+                    // Summed at each exit, independently of the ∫count dt behind
+                    // `mean`: the two meet in Little's law (analysis checks it).
+                    mean_residence_s: (ss.exited > 0)
+                        .then(|| ss.residence as f64 / ss.exited as f64 / 1e9),
+                    exited: ss.exited,
                 });
             }
         }

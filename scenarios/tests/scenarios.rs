@@ -181,9 +181,13 @@ fn fin_wait_2_times_out_for_orphans_only() {
     );
     let fw2 = held.state("server", "FIN_WAIT_2");
     assert_eq!(fw2.entered, held.summary.attempted);
+    assert_eq!(fw2.exited, 0, "no held socket leaves FIN_WAIT_2: {fw2:?}");
+    assert_eq!(fw2.mean_residence_s, None, "no residence ended");
+    // Time spent per socket up to the end (∫count dt / entries) far beyond 60 s.
+    let held_s = fw2.mean * held.summary.sim_time_s / fw2.entered as f64;
     assert!(
-        fw2.mean_residence_s.unwrap() > 4.0 * 60.0,
-        "held FIN_WAIT_2 should outlast fin_timeout: {fw2:?}"
+        held_s > 4.0 * 60.0,
+        "held FIN_WAIT_2 should outlast fin_timeout: {held_s} s, {fw2:?}"
     );
     let last = held.series("server").last().copied().unwrap();
     assert_eq!(
@@ -349,4 +353,38 @@ fn worm_scan_gives_up_after_127_seconds() {
         127.0,
         0.01,
     );
+}
+
+/// Little's law, L = λW, between two sums the run keeps apart: `mean` integrates the
+/// count of sockets over time, `mean_residence_s` adds up each socket's time in the
+/// state when it leaves. Over a drained run every residence ends, so the two must
+/// agree for every state of every group, under loss and retransmission too.
+#[test]
+fn littles_law_holds_between_the_integral_and_the_residences() {
+    let r = run(
+        "client-close",
+        &["link.loss=0.05", "workload.closer=both"],
+        false,
+    );
+    let mut checked = 0;
+    for s in r
+        .states
+        .iter()
+        .filter(|s| s.entered > 0 && s.exited == s.entered)
+    {
+        let w = s.mean_residence_s.expect("exited, so a residence");
+        let l = s.exited as f64 / r.summary.sim_time_s * w;
+        assert!(
+            (s.mean - l).abs() <= 1e-9 * s.mean.max(1.0),
+            "{} {}: mean {} vs λW {l}",
+            s.group,
+            s.state,
+            s.mean
+        );
+        checked += 1;
+    }
+    assert!(checked >= 8, "only {checked} states checked");
+    // Only the listener is still in its state at the end.
+    let open: Vec<_> = r.states.iter().filter(|s| s.exited != s.entered).collect();
+    assert!(open.iter().all(|s| s.state == "LISTEN"), "{open:?}");
 }
