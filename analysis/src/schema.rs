@@ -114,6 +114,25 @@ pub struct SummaryRow {
     pub listen_drops: u64,
 }
 
+impl SummaryRow {
+    /// The count of each [`Outcome`], in [`Outcome::ALL`] order.
+    pub fn outcome_counts(&self) -> [(Outcome, u64); 8] {
+        Outcome::ALL.map(|o| {
+            let n = match o {
+                Outcome::Completed => self.completed,
+                Outcome::Reset => self.reset,
+                Outcome::Refused => self.refused,
+                Outcome::ConnectTimeout => self.connect_timeout,
+                Outcome::PortExhausted => self.port_exhausted,
+                Outcome::Aborted => self.aborted,
+                Outcome::Leaked => self.leaked,
+                Outcome::Unfinished => self.unfinished,
+            };
+            (o, n)
+        })
+    }
+}
+
 /// `states.csv`: one row per (group, state).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatesRow {

@@ -94,18 +94,11 @@ impl RunReport {
                 .map(|&(name, value)| Count { name, value })
                 .collect()
         };
-        let outcomes = count(&[
-            ("attempted", s.attempted),
-            ("established", s.established),
-            ("completed", s.completed),
-            ("reset", s.reset),
-            ("refused", s.refused),
-            ("connect_timeout", s.connect_timeout),
-            ("port_exhausted", s.port_exhausted),
-            ("aborted", s.aborted),
-            ("leaked", s.leaked),
-            ("unfinished", s.unfinished),
-        ]);
+        let mut outcomes = count(&[("attempted", s.attempted), ("established", s.established)]);
+        outcomes.extend(s.outcome_counts().map(|(o, value)| Count {
+            name: o.as_str(),
+            value,
+        }));
         let counters = count(&[
             ("tw_overflow", s.tw_overflow),
             ("stale_accepted", s.stale_accepted),

@@ -176,20 +176,11 @@ impl RunOutcome {
             self.info.wall_time_s,
             self.info.events_per_s
         );
-        let outcomes = [
-            ("completed", s.completed),
-            ("reset", s.reset),
-            ("refused", s.refused),
-            ("connect_timeout", s.connect_timeout),
-            ("port_exhausted", s.port_exhausted),
-            ("aborted", s.aborted),
-            ("leaked", s.leaked),
-            ("unfinished", s.unfinished),
-        ];
-        let listed: Vec<String> = outcomes
+        let listed: Vec<String> = s
+            .outcome_counts()
             .iter()
             .filter(|(_, n)| *n > 0)
-            .map(|(k, n)| format!("{k} {n}"))
+            .map(|(o, n)| format!("{} {n}", o.as_str()))
             .collect();
         if !listed.is_empty() {
             out.push_str(&format!("  outcomes: {}\n", listed.join(", ")));

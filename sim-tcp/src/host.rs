@@ -256,6 +256,19 @@ impl Host {
         stats: &mut Stats,
         f: impl FnOnce(&mut Sock, &mut Cx) -> (Fate, R),
     ) -> R {
+        let (sock, mut cx) = self.sock_cx(now, idx, stats);
+        let (fate, r) = f(sock, &mut cx);
+        self.settle(now, idx, fate, stats);
+        r
+    }
+
+    /// The live socket at slab index `idx` and a context to drive it.
+    fn sock_cx<'a>(
+        &'a mut self,
+        now: SimTime,
+        idx: u32,
+        stats: &'a mut Stats,
+    ) -> (&'a mut Sock, Cx<'a>) {
         let Host {
             cfg,
             cost,
@@ -265,7 +278,7 @@ impl Host {
             ..
         } = self;
         let sock = slots[idx as usize].sock.as_mut().expect("live slot");
-        let mut cx = Cx {
+        let cx = Cx {
             now,
             cfg,
             cost,
@@ -273,9 +286,7 @@ impl Host {
             io,
             stats,
         };
-        let (fate, r) = f(sock, &mut cx);
-        self.settle(now, idx, fate, stats);
-        r
+        (sock, cx)
     }
 
     fn cx<'a>(&'a mut self, now: SimTime, stats: &'a mut Stats) -> (Cx<'a>, &'a mut TwTable) {
@@ -403,23 +414,7 @@ impl Host {
             return;
         }
         if let Some(cause) = cause {
-            let Host {
-                cfg,
-                cost,
-                addr,
-                io,
-                slots,
-                ..
-            } = self;
-            let sock = slots[idx as usize].sock.as_mut().expect("live slot");
-            let mut cx = Cx {
-                now,
-                cfg,
-                cost,
-                addr: *addr,
-                io,
-                stats: &mut *stats,
-            };
+            let (sock, mut cx) = self.sock_cx(now, idx, &mut *stats);
             sock.set_state(&mut cx, State::TimeWait, cause);
         }
         let sock = self.take_sock(idx);
