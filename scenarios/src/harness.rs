@@ -41,7 +41,7 @@ use analysis::schema::{
 };
 use sim_core::link::Verdict;
 use sim_core::rng::{below, chance, exponential};
-use sim_core::{Fired, MasterSeed, Sim, SimDuration, SimTime, StreamRng};
+use sim_core::{Fired, LaneId, MasterSeed, Sim, SimDuration, SimTime, StreamRng};
 use sim_tcp::{
     Addr, AppEvent, ConnId, Errno, Flags, Host, Linger, Path, Segment, Seq, SockAddr, SocketId,
     State, Stats,
@@ -289,6 +289,8 @@ struct Totals {
 struct World<'a> {
     sc: &'a Scenario,
     sim: Sim<Ev>,
+    /// One scheduler lane per distinct link delay (see [`World::schedule`]).
+    lanes: Vec<(SimDuration, LaneId)>,
     hosts: Vec<Host>,
     host_group: Vec<u32>,
     /// Up-link of host h at 2h, down-link at 2h + 1.
@@ -394,9 +396,17 @@ impl<'a> World<'a> {
                 attempts: 0,
             });
         }
+        let mut sim = Sim::new();
+        let mut lanes: Vec<(SimDuration, LaneId)> = Vec::new();
+        for gc in &sc.resolved {
+            if !lanes.iter().any(|&(d, _)| d == gc.link.delay) {
+                lanes.push((gc.link.delay, sim.add_lane(gc.link.delay)));
+            }
+        }
         let mut w = World {
             sc,
-            sim: Sim::new(),
+            sim,
+            lanes,
             hosts,
             host_group,
             links,
@@ -488,10 +498,19 @@ impl<'a> World<'a> {
         self.settle()
     }
 
+    /// Schedules `ev` at `at`. An event exactly one link delay ahead (a segment
+    /// crossing a link without jitter, queueing or extra delay: nearly all of them)
+    /// goes through that delay's FIFO lane, which fires it in the same order as the
+    /// heap would, for less (`sim_core::lane`).
     fn schedule(&mut self, at: SimTime, ev: Ev) {
-        self.sim
-            .schedule(at, ev)
-            .expect("events are scheduled at or after now");
+        let ahead = at - self.sim.now();
+        match self.lanes.iter().find(|&&(d, _)| d == ahead) {
+            Some(&(_, lane)) => self.sim.schedule_in_lane(lane, ev),
+            None => self
+                .sim
+                .schedule(at, ev)
+                .expect("events are scheduled at or after now"),
+        }
     }
 
     /// The group's next Poisson arrival, unless arrivals are over (`run.duration`,
