@@ -69,9 +69,10 @@ impl Staging {
     /// A CSV writer for table `name` (header row from the row type).
     pub fn csv(&self, name: &str) -> Result<CsvOut, CliError> {
         Ok(CsvOut {
-            writer: csv::Writer::from_writer(self.file(name)?),
+            file: self.file(name)?,
             path: self.path(name),
             wrote: false,
+            line: Vec::new(),
         })
     }
 
@@ -112,33 +113,46 @@ fn is_replaceable(dir: &Path) -> bool {
 
 /// A CSV table being written row by row.
 pub struct CsvOut {
-    writer: csv::Writer<BufWriter<File>>,
+    file: BufWriter<File>,
     path: PathBuf,
     /// A row (and so the header) has been written.
     wrote: bool,
+    /// The `connections.csv` line being formatted, reused.
+    line: Vec<u8>,
 }
 
 impl CsvOut {
+    /// Writes `row` through csv's serializer (the header row first, once).
     pub fn row<T: Serialize>(&mut self, row: &T) -> Result<(), CliError> {
+        // A serializer per row, over the file's buffer, with a small buffer of its
+        // own that is flushed before it is dropped: rows written by
+        // [`CsvOut::connection`] go straight to the file in between.
+        let mut w = csv::WriterBuilder::new()
+            .has_headers(!self.wrote)
+            .buffer_capacity(256)
+            .from_writer(&mut self.file);
+        let res = w.serialize(row).and_then(|()| Ok(w.flush()?));
+        drop(w);
         self.wrote = true;
-        let r = self.writer.serialize(row);
-        r.map_err(|e| self.error(e))
+        res.map_err(|e| self.error(e))
     }
 
     fn error(&self, e: csv::Error) -> CliError {
         CliError::other(format!("cannot write {}: {e}", self.path.display()))
     }
 
-    /// A `connections.csv` row: the same bytes as [`CsvOut::row`], written field by
-    /// field without serde and with a fast text for times (a million rows per
-    /// second of wall time matter). The first row goes through serde, which writes
-    /// the header.
+    /// A `connections.csv` row: the same bytes as [`CsvOut::row`], formatted here
+    /// without serde and with a fast text for times (a million rows per second of
+    /// wall time matter), straight into the file's buffer. The first row goes
+    /// through serde, which writes the header.
     pub fn connection(&mut self, r: &ConnectionRow) -> Result<(), CliError> {
         if !self.wrote {
             return self.row(r);
         }
-        let res = write_connection(&mut self.writer, r);
-        res.map_err(|e| self.error(e))
+        self.line.clear();
+        write_connection(&mut self.line, r);
+        let res = self.file.write_all(&self.line);
+        res.map_err(|e| CliError::io("cannot write", &self.path, e))
     }
 
     /// Writes every row of `rows`.
@@ -150,45 +164,75 @@ impl CsvOut {
     }
 
     pub fn finish(mut self) -> Result<(), CliError> {
-        self.writer
+        self.file
             .flush()
             .map_err(|e| CliError::io("cannot write", &self.path, e))
     }
 }
 
-/// Writes the fields of `r` in `ConnectionRow` order, as serde would (`None` is an
-/// empty field), then ends the record.
-fn write_connection<W: Write>(w: &mut csv::Writer<W>, r: &ConnectionRow) -> csv::Result<()> {
+/// Appends the line of `r`: its fields in `ConnectionRow` order, as csv's
+/// serializer writes them (`None` is an empty field), and the terminator.
+fn write_connection(line: &mut Vec<u8>, r: &ConnectionRow) {
     let mut buf = [0u8; 40];
-    let mut secs = |w: &mut csv::Writer<W>, v: Option<f64>| match v {
-        Some(v) => w.write_field(secs_text(v, &mut buf)),
-        None => w.write_field([]),
-    };
-    let int = |w: &mut csv::Writer<W>, v: Option<u64>| {
-        let mut b = [0u8; 20];
-        match v {
-            Some(v) => w.write_field(u64_text(v, &mut b)),
-            None => w.write_field([]),
+    let mut secs = |line: &mut Vec<u8>, v: Option<f64>| {
+        if let Some(v) = v {
+            line.extend_from_slice(secs_text(v, &mut buf));
         }
+        line.push(b',');
     };
-    int(w, Some(r.id))?;
-    w.write_field(&r.client)?;
-    int(w, r.client_port.map(u64::from))?;
-    w.write_field(&r.server)?;
-    int(w, Some(u64::from(r.server_port)))?;
-    secs(w, Some(r.opened_s))?;
-    secs(w, r.established_s)?;
-    secs(w, r.finished_s)?;
-    w.write_field(r.outcome.as_str())?;
-    w.write_field(&r.active_closer)?;
-    w.write_field(&r.client_path)?;
-    w.write_field(&r.server_path)?;
-    int(w, Some(r.retransmits))?;
-    int(w, Some(r.bytes_discarded))?;
-    int(w, Some(r.stale_accepted))?;
-    int(w, Some(r.bytes_delivered))?;
-    secs(w, r.close_blocked_s)?;
-    w.write_record(None::<&[u8]>)
+    let int = |line: &mut Vec<u8>, v: Option<u64>| {
+        let mut b = [0u8; 20];
+        if let Some(v) = v {
+            line.extend_from_slice(u64_text(v, &mut b));
+        }
+        line.push(b',');
+    };
+    let text = |line: &mut Vec<u8>, v: &str| {
+        put_field(line, v.as_bytes());
+        line.push(b',');
+    };
+    int(line, Some(r.id));
+    text(line, &r.client);
+    int(line, r.client_port.map(u64::from));
+    text(line, &r.server);
+    int(line, Some(u64::from(r.server_port)));
+    secs(line, Some(r.opened_s));
+    secs(line, r.established_s);
+    secs(line, r.finished_s);
+    text(line, r.outcome.as_str());
+    text(line, &r.active_closer);
+    text(line, &r.client_path);
+    text(line, &r.server_path);
+    int(line, Some(r.retransmits));
+    int(line, Some(r.bytes_discarded));
+    int(line, Some(r.stale_accepted));
+    int(line, Some(r.bytes_delivered));
+    secs(line, r.close_blocked_s);
+    *line.last_mut().expect("17 fields") = b'\n';
+}
+
+/// Appends `field` as csv writes it by default (`QuoteStyle::Necessary`): in
+/// quotes, with inner quotes doubled, when it holds `,` `"` `\r` or `\n`.
+fn put_field(line: &mut Vec<u8>, field: &[u8]) {
+    // The four bytes are all at most b','; a branch-free scan for those (which the
+    // compiler vectorizes) spares the exact test for the usual field.
+    let low = field.iter().fold(false, |acc, &b| acc | (b <= b','));
+    if low
+        && field
+            .iter()
+            .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+    {
+        line.push(b'"');
+        for &b in field {
+            if b == b'"' {
+                line.push(b'"');
+            }
+            line.push(b);
+        }
+        line.push(b'"');
+    } else {
+        line.extend_from_slice(field);
+    }
 }
 
 /// Decimal digits of `v` (what `itoa`, csv's serializer, writes).
@@ -362,14 +406,17 @@ mod tests {
             row(2, false, "odd,\"name\""),
             row(3, true, "line\nbreak"),
             row(4, false, ""),
+            row(5, true, "carriage\rreturn"),
+            row(6, false, "just\"quotes\""),
         ];
         let mut w = csv::Writer::from_writer(Vec::new());
         w.serialize(&rows[0]).unwrap();
+        let mut ours = w.into_inner().unwrap();
         rows[1..]
             .iter()
-            .for_each(|r| write_connection(&mut w, r).unwrap());
+            .for_each(|r| write_connection(&mut ours, r));
         assert_eq!(
-            String::from_utf8(w.into_inner().unwrap()).unwrap(),
+            String::from_utf8(ours).unwrap(),
             String::from_utf8(serde_bytes(&rows)).unwrap()
         );
     }
