@@ -9,6 +9,13 @@
 //! event's slot vacant in O(1) and the heap entry is skipped when it reaches the top.
 //! Only events scheduled with [`EventQueue::push_cancellable`] carry a slot; plain
 //! [`EventQueue::push`] events pay nothing for cancellation.
+//!
+//! A heap entry is 16 bytes, `time << 64 | seq << 24 | slot` in one `u128`, so a
+//! node's four children fill one cache line. That sets two limits, both checked:
+//! sequence numbers must be below [`SEQ_LIMIT`] = 2^40, and at most
+//! [`MAX_PENDING`] = 2^24 events can be pending at once. [`EventQueue::push`]
+//! panics past them; [`crate::Sim`] checks first and returns a
+//! [`crate::ScheduleError`].
 
 use std::cmp::Ordering;
 
@@ -71,24 +78,46 @@ impl EventKey {
 /// Slot content meaning "no live event here".
 const VACANT: u64 = u64::MAX;
 
-/// What the heap holds: the key, and the slab slot holding the payload. Small and
-/// `Copy`, so sifting never moves payloads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Entry {
-    key: Key,
-    slot: u32,
-}
+/// Sequence numbers must be below this: a heap entry keeps 40 bits of `seq`, so one
+/// queue accepts 2^40 (about 1.1 * 10^12) insertions.
+pub const SEQ_LIMIT: u64 = 1 << 40;
 
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Entry {
-    /// By key only: keys are unique, so `slot` never decides.
+/// At most this many events can be pending at once (cancelled ones excluded): a heap
+/// entry keeps 24 bits of slab slot index.
+pub const MAX_PENDING: usize = 1 << 24;
+
+/// Bits of an [`Entry`] below the sequence number: the slot index.
+const SLOT_BITS: u32 = 24;
+
+/// What the heap holds: `time << 64 | seq << 24 | slot` in one 16-byte integer, so
+/// four entries (a node's children) fill one 64-byte cache line and comparing two
+/// entries is one 128-bit comparison. Ordering by the whole integer orders by
+/// (time, seq): `seq` is unique, so `slot` never decides. `Copy`, so sifting never
+/// moves payloads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Entry(u128);
+
+impl Entry {
     #[inline]
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.key.cmp(&other.key)
+    fn new(key: Key, slot: u32) -> Self {
+        debug_assert!(key.seq < SEQ_LIMIT && (slot as usize) < MAX_PENDING);
+        Entry(
+            (u128::from(key.time.as_nanos()) << 64)
+                | u128::from(key.seq << SLOT_BITS | u64::from(slot)),
+        )
+    }
+
+    #[inline]
+    fn key(self) -> Key {
+        Key {
+            time: SimTime::from_nanos((self.0 >> 64) as u64),
+            seq: self.0 as u64 >> SLOT_BITS,
+        }
+    }
+
+    #[inline]
+    fn slot(self) -> u32 {
+        self.0 as u32 & ((1 << SLOT_BITS) - 1)
     }
 }
 
@@ -112,6 +141,8 @@ pub struct EventQueue<E> {
     free: Vec<u32>,
     /// Heap entries whose event was cancelled but which are still in the heap.
     stale: usize,
+    /// At most this many live events ([`MAX_PENDING`] unless lowered).
+    max_pending: usize,
 }
 
 impl<E> Default for EventQueue<E> {
@@ -133,6 +164,17 @@ impl<E> EventQueue<E> {
             slots: Vec::with_capacity(n),
             free: Vec::new(),
             stale: 0,
+            max_pending: MAX_PENDING,
+        }
+    }
+
+    /// An empty queue that holds at most `limit` pending events (at most
+    /// [`MAX_PENDING`]): a lower cap than the representation's, e.g. to test what a
+    /// caller does when the queue is full.
+    pub fn with_max_pending(limit: usize) -> Self {
+        EventQueue {
+            max_pending: limit.min(MAX_PENDING),
+            ..Self::new()
         }
     }
 
@@ -146,36 +188,62 @@ impl<E> EventQueue<E> {
         self.len() == 0
     }
 
+    /// The most events that can be pending at once ([`MAX_PENDING`] unless lowered
+    /// by [`EventQueue::with_max_pending`]).
+    pub fn max_pending(&self) -> usize {
+        self.max_pending
+    }
+
+    /// True if a push now would exceed [`EventQueue::max_pending`].
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        self.len() >= self.max_pending
+    }
+
     #[inline]
     fn store(&mut self, key: Key, event: E) -> u32 {
-        let slot = match self.free.pop() {
+        assert!(
+            !self.is_full(),
+            "event queue full: {} events pending (the limit)",
+            self.max_pending
+        );
+        assert!(
+            key.seq < SEQ_LIMIT,
+            "event sequence number {} is not below 2^40",
+            key.seq
+        );
+        let slot = Slot {
+            seq: key.seq,
+            event: Some(event),
+        };
+        // Vacant slots are fewer than the live events, so while fewer than
+        // `max_pending` (at most 2^24) are live every index fits in 24 bits.
+        let index = match self.free.pop() {
             Some(s) => {
-                self.slots[s as usize] = Slot {
-                    seq: key.seq,
-                    event: Some(event),
-                };
+                self.slots[s as usize] = slot;
                 s
             }
             None => {
-                let s = u32::try_from(self.slots.len()).expect("more than 2^32 events pending");
-                self.slots.push(Slot {
-                    seq: key.seq,
-                    event: Some(event),
-                });
-                s
+                self.slots.push(slot);
+                (self.slots.len() - 1) as u32
             }
         };
-        self.heap.push(Entry { key, slot });
-        slot
+        self.heap.push(Entry::new(key, index));
+        index
     }
 
     /// Adds an event (use [`EventQueue::push_cancellable`] to keep a handle).
+    ///
+    /// Panics if the queue is full ([`EventQueue::is_full`]) or if `key.seq` is
+    /// not below [`SEQ_LIMIT`]; [`crate::Sim`] checks both and returns a
+    /// [`crate::ScheduleError`] instead.
     #[inline]
     pub fn push(&mut self, key: Key, event: E) {
         self.store(key, event);
     }
 
-    /// Adds an event and returns a handle that can cancel it.
+    /// Adds an event and returns a handle that can cancel it. Panics like
+    /// [`EventQueue::push`].
     #[inline]
     pub fn push_cancellable(&mut self, key: Key, event: E) -> EventKey {
         let slot = self.store(key, event);
@@ -204,19 +272,19 @@ impl<E> EventQueue<E> {
     /// The key of the earliest live event.
     #[inline]
     pub fn peek_key(&self) -> Option<Key> {
-        self.heap.peek().map(|e| e.key)
+        self.heap.peek().map(Entry::key)
     }
 
     /// Removes and returns the earliest live event.
     #[inline]
     pub fn pop(&mut self) -> Option<(Key, E)> {
         let e = self.heap.pop()?;
-        let s = &mut self.slots[e.slot as usize];
+        let s = &mut self.slots[e.slot() as usize];
         s.seq = VACANT;
         let event = s.event.take().expect("the heap top is always live");
-        self.free.push(e.slot);
+        self.free.push(e.slot());
         self.purge_top();
-        Some((e.key, event))
+        Some((e.key(), event))
     }
 
     /// Keeps the invariant "the heap top, if any, is live" so that `peek_key` can
@@ -225,7 +293,7 @@ impl<E> EventQueue<E> {
     fn purge_top(&mut self) {
         while self.stale > 0 {
             match self.heap.peek() {
-                Some(e) if self.slots[e.slot as usize].seq != e.key.seq => {
+                Some(e) if self.slots[e.slot() as usize].seq != e.key().seq => {
                     self.heap.pop();
                     self.stale -= 1;
                 }
@@ -321,6 +389,54 @@ mod tests {
             assert_eq!(q.len(), model.len());
             assert_eq!(q.peek_key(), model.keys().next().copied());
         }
+    }
+
+    #[test]
+    fn order_and_handles_survive_packing_at_the_sequence_limit() {
+        let mut q = EventQueue::new();
+        let top = SEQ_LIMIT - 1;
+        let a = q.push_cancellable(k(5, top), "5-last-seq");
+        q.push(k(5, 1 << 39), "5-mid-seq");
+        q.push(k(5, 3), "5-small-seq");
+        q.push(k(4, top - 1), "4");
+        q.push(k(u64::MAX, 0), "end of time");
+        assert_eq!(a.seq(), top);
+        assert_eq!(q.peek_key(), Some(k(4, top - 1)));
+        let got: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(
+            got,
+            [
+                (k(4, top - 1), "4"),
+                (k(5, 3), "5-small-seq"),
+                (k(5, 1 << 39), "5-mid-seq"),
+                (k(5, top), "5-last-seq"),
+                (k(u64::MAX, 0), "end of time"),
+            ]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "is not below 2^40")]
+    fn a_sequence_number_past_the_limit_panics() {
+        EventQueue::new().push(k(1, SEQ_LIMIT), ());
+    }
+
+    #[test]
+    fn the_pending_cap_counts_live_events_only() {
+        let mut q = EventQueue::with_max_pending(3);
+        assert_eq!(q.max_pending(), 3);
+        assert_eq!(EventQueue::<()>::new().max_pending(), MAX_PENDING);
+        let h = q.push_cancellable(k(1, 0), "a");
+        q.push(k(2, 1), "b");
+        q.push(k(3, 2), "c");
+        assert!(q.is_full());
+        assert!(q.cancel(h));
+        assert!(!q.is_full(), "a cancelled event frees its place");
+        q.push(k(4, 3), "d");
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| q.push(k(5, 4), "e")));
+        let msg = *r.unwrap_err().downcast::<String>().unwrap();
+        assert_eq!(msg, "event queue full: 3 events pending (the limit)");
+        assert_eq!(drain(&mut q), ["b", "c", "d"]);
     }
 
     #[test]

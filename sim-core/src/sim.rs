@@ -6,10 +6,17 @@
 //! `SchedulingError::InvalidScheduledTime`: scheduling in the past is an error, not a
 //! panic. One sequence counter is shared by events and deadlines, so an event and a
 //! deadline at the same instant fire in the order they were scheduled.
+//!
+//! Limits (from the 16-byte heap entries, see [`crate::queue`]): at most
+//! [`MAX_PENDING`](crate::queue::MAX_PENDING) = 2^24 events pending at once in the
+//! heap, and [`SEQ_LIMIT`] = 2^40 sequence numbers per run, one per event (lane
+//! events included) or deadline scheduled: about 3 days of scheduling at 4 M
+//! events/s. Past either, [`Sim::schedule`] and [`Sim::set_deadline`] return a
+//! [`ScheduleError`] instead of corrupting the order.
 
 use crate::deadline::{DeadlineSet, FastDeadlines};
 use crate::lane::{Lane, LaneId};
-use crate::queue::{EventKey, EventQueue, Key};
+use crate::queue::{EventKey, EventQueue, Key, SEQ_LIMIT};
 use crate::time::{SimDuration, SimTime};
 
 /// Why an event could not be scheduled.
@@ -23,6 +30,18 @@ pub enum ScheduleError {
         /// The scheduler's current time.
         now: SimTime,
     },
+    /// As many events as the heap holds are already pending:
+    /// [`MAX_PENDING`](crate::queue::MAX_PENDING) (2^24). Lanes and deadlines do
+    /// not count.
+    #[error("cannot schedule: {limit} events are already pending, the most the event queue holds")]
+    TooManyPending {
+        /// The cap on pending events.
+        limit: usize,
+    },
+    /// The run has used all [`SEQ_LIMIT`] (2^40) sequence numbers: one per event
+    /// (lane events included) or deadline ever scheduled.
+    #[error("cannot schedule: this run already scheduled 2^40 events and deadlines")]
+    SequenceExhausted,
 }
 
 /// What [`Sim::step`] hands back.
@@ -100,29 +119,49 @@ impl<E, D: DeadlineSet> Sim<E, D> {
         self.events.len() + self.deadlines.len() + self.lanes.iter().map(Lane::len).sum::<usize>()
     }
 
+    /// The key of something to fire at `at`: the next sequence number.
     fn key(&mut self, at: SimTime) -> Result<Key, ScheduleError> {
         if at < self.now {
             return Err(ScheduleError::InPast { at, now: self.now });
         }
         let seq = self.next_seq;
+        if seq >= SEQ_LIMIT {
+            return Err(ScheduleError::SequenceExhausted);
+        }
         self.next_seq += 1;
         Ok(Key { time: at, seq })
     }
 
+    /// The key of a new heap event, if the queue has room for it.
+    fn event_key(&mut self, at: SimTime) -> Result<Key, ScheduleError> {
+        if self.events.is_full() {
+            return Err(ScheduleError::TooManyPending {
+                limit: self.events.max_pending(),
+            });
+        }
+        self.key(at)
+    }
+
     /// Schedules `event` at `at` (which may equal [`Sim::now`]); it cannot be
     /// cancelled.
+    ///
+    /// Fails if `at` is in the past, if [`MAX_PENDING`](crate::queue::MAX_PENDING)
+    /// (2^24) events are already pending in the heap, or if the run's sequence
+    /// numbers are exhausted (see [`ScheduleError`]).
     pub fn schedule(&mut self, at: SimTime, event: E) -> Result<(), ScheduleError> {
-        let key = self.key(at)?;
+        let key = self.event_key(at)?;
         self.events.push(key, event);
         Ok(())
     }
 
     /// Schedules `event` after `delay` from now (never in the past). Panics if
-    /// `now + delay` overflows virtual time (about 584 years).
+    /// `now + delay` overflows virtual time (about 584 years), or with the
+    /// [`ScheduleError`] of a full queue or exhausted sequence numbers.
     pub fn schedule_in(&mut self, delay: SimDuration, event: E) {
         let at = self.now + delay;
-        self.schedule(at, event)
-            .expect("now + delay is never in the past");
+        if let Err(e) = self.schedule(at, event) {
+            panic!("schedule_in: {e}");
+        }
     }
 
     /// Adds a FIFO lane for events that fire `delay` after they are scheduled
@@ -152,13 +191,14 @@ impl<E, D: DeadlineSet> Sim<E, D> {
         lane.push(Key { time: at, seq }, event);
     }
 
-    /// Schedules `event` at `at` and returns a handle for [`Sim::cancel`].
+    /// Schedules `event` at `at` and returns a handle for [`Sim::cancel`]. Fails
+    /// like [`Sim::schedule`].
     pub fn schedule_cancellable(
         &mut self,
         at: SimTime,
         event: E,
     ) -> Result<EventKey, ScheduleError> {
-        let key = self.key(at)?;
+        let key = self.event_key(at)?;
         Ok(self.events.push_cancellable(key, event))
     }
 
@@ -168,7 +208,8 @@ impl<E, D: DeadlineSet> Sim<E, D> {
     }
 
     /// Arms (or re-arms, replacing the previous one) the deadline of `id`.
-    /// When it expires, [`Sim::step`] returns [`Fired::Deadline`]`(id)`.
+    /// When it expires, [`Sim::step`] returns [`Fired::Deadline`]`(id)`. Fails if
+    /// `at` is in the past or the run's sequence numbers are exhausted.
     pub fn set_deadline(&mut self, id: usize, at: SimTime) -> Result<(), ScheduleError> {
         let key = self.key(at)?;
         self.deadlines.set(id, key);
@@ -323,6 +364,46 @@ mod tests {
         assert!(sim.schedule_cancellable(t(0), ()).is_err());
         sim.schedule(t(100), ()).expect("now itself is allowed");
         assert_eq!(sim.pending(), 1);
+    }
+
+    #[test]
+    fn a_full_queue_is_a_typed_error_and_frees_up_as_events_fire() {
+        let mut sim: Sim<u8> = Sim::new();
+        sim.events = EventQueue::with_max_pending(2);
+        sim.schedule(t(1), 1).unwrap();
+        let b = sim.schedule_cancellable(t(2), 2).unwrap();
+        let full = ScheduleError::TooManyPending { limit: 2 };
+        assert_eq!(sim.schedule(t(3), 3), Err(full));
+        assert_eq!(sim.schedule_cancellable(t(3), 3), Err(full));
+        assert!(
+            full.to_string().contains("2 events are already pending"),
+            "{full}"
+        );
+        sim.set_deadline(0, t(3)).expect("deadlines do not count");
+        assert!(sim.cancel(b));
+        sim.schedule(t(4), 4).expect("cancelling made room");
+        assert_eq!(sim.step(), Some(Fired::Event(1)));
+        sim.schedule(t(5), 5).expect("firing made room");
+        let mut seen = Vec::new();
+        sim.run(|_, f| seen.push(f));
+        assert_eq!(seen, [Fired::Deadline(0), Fired::Event(4), Fired::Event(5)]);
+    }
+
+    #[test]
+    fn exhausted_sequence_numbers_are_a_typed_error() {
+        let mut sim: Sim<u8> = Sim::new();
+        sim.next_seq = SEQ_LIMIT - 2;
+        let last = sim.schedule_cancellable(t(1), 1).unwrap();
+        assert_eq!(last.seq(), SEQ_LIMIT - 2);
+        sim.set_deadline(0, t(1)).unwrap();
+        let gone = ScheduleError::SequenceExhausted;
+        assert_eq!(sim.schedule(t(1), 2), Err(gone));
+        assert_eq!(sim.set_deadline(1, t(1)), Err(gone));
+        assert!(gone.to_string().contains("2^40"), "{gone}");
+        // What was scheduled before still fires, in order.
+        assert_eq!(sim.step(), Some(Fired::Event(1)));
+        assert_eq!(sim.step(), Some(Fired::Deadline(0)));
+        assert_eq!(sim.step(), None);
     }
 
     #[test]
