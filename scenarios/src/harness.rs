@@ -602,6 +602,11 @@ impl<'a> World<'a> {
     /// events handled (which may touch more hosts), deadlines re-armed; then the
     /// transitions recorded meanwhile go to `transitions.csv`.
     fn settle(&mut self) -> Result<(), CliError> {
+        if self.dirty.is_empty() {
+            // No host was called (a segment reached the switch, a sample): no
+            // counter or transition changed.
+            return Ok(());
+        }
         while let Some(h) = self.dirty.pop() {
             self.flush(h)?;
         }
