@@ -142,10 +142,7 @@ impl<T: Copy + Ord> QuadHeap<T> {
     fn min_child(v: &[T], i: usize) -> Option<usize> {
         let c = 4 * i + 1;
         if let Some(k) = v.get(c..c + 4) {
-            // Full group: a two-round tournament, three comparisons, no loop.
-            let a = usize::from(k[1] < k[0]);
-            let b = 2 + usize::from(k[3] < k[2]);
-            Some(c + if k[b] < k[a] { b } else { a })
+            Some(c + tournament(k.try_into().expect("four children")).1)
         } else if c < v.len() {
             (c..v.len()).min_by_key(|&j| v[j])
         } else {
@@ -161,10 +158,7 @@ impl<T: Copy + Ord> QuadHeap<T> {
         let mut i = 0;
         // Full groups of four children: the hot loop.
         while let Some(k) = v.get(4 * i + 1..4 * i + 5) {
-            let a = usize::from(k[1] < k[0]);
-            let b = 2 + usize::from(k[3] < k[2]);
-            let best = if k[b] < k[a] { b } else { a };
-            let child = k[best];
+            let (child, best) = tournament(k.try_into().expect("four children"));
             v[i] = child;
             i = 4 * i + 1 + best;
         }
@@ -197,6 +191,16 @@ impl<T: Copy + Ord> QuadHeap<T> {
         }
         v[i] = x;
     }
+}
+
+/// The smallest of four entries and its index: a two-round tournament, three
+/// comparisons, no loop. The winners are selected as values (conditional moves),
+/// not re-read by index, so a level of a sift waits for one load, not two.
+#[inline(always)]
+fn tournament<T: Copy + Ord>(k: &[T; 4]) -> (T, usize) {
+    let (x0, i0) = if k[1] < k[0] { (k[1], 1) } else { (k[0], 0) };
+    let (x1, i1) = if k[3] < k[2] { (k[3], 3) } else { (k[2], 2) };
+    if x1 < x0 { (x1, i1) } else { (x0, i0) }
 }
 
 #[cfg(test)]
