@@ -210,7 +210,18 @@ impl<E, D: DeadlineSet> Sim<E, D> {
     /// Arms (or re-arms, replacing the previous one) the deadline of `id`.
     /// When it expires, [`Sim::step`] returns [`Fired::Deadline`]`(id)`. Fails if
     /// `at` is in the past or the run's sequence numbers are exhausted.
+    ///
+    /// Re-arming at the time already armed, when nothing else was scheduled since
+    /// that arming (its key holds the latest sequence number), is skipped: a new
+    /// key would sort exactly where the old one does among everything pending.
     pub fn set_deadline(&mut self, id: usize, at: SimTime) -> Result<(), ScheduleError> {
+        if self
+            .deadlines
+            .get(id)
+            .is_some_and(|k| k.time == at && k.seq + 1 == self.next_seq)
+        {
+            return Ok(());
+        }
         let key = self.key(at)?;
         self.deadlines.set(id, key);
         Ok(())
@@ -523,5 +534,60 @@ mod tests {
         }
         assert_eq!(laned.step(), None);
         assert!(fired > 2_000, "the workload ran: {fired} firings");
+    }
+
+    /// Against a naive model in which every arming takes a fresh sequence number
+    /// (no skipped re-arming): same firings, same order, including re-arming at an
+    /// unchanged time with and without events scheduled in between.
+    #[test]
+    fn skipped_rearming_fires_exactly_like_fresh_keys() {
+        use crate::rng::{MasterSeed, below};
+        use std::collections::BTreeMap;
+        let mut rng = MasterSeed(9).stream("rearm-model");
+        let mut sim: Sim<u64> = Sim::new();
+        // Model: key -> what fires; plus each id's current key.
+        let mut model: BTreeMap<(u64, u64), Fired<u64>> = BTreeMap::new();
+        let mut armed: Vec<Option<(u64, u64)>> = vec![None; 3];
+        let mut seq = 0u64;
+        let mut fired = 0;
+        for n in 0..30_000u64 {
+            let now = sim.now().as_nanos();
+            match below(&mut rng, 8) {
+                0..=2 => {
+                    let at = now + below(&mut rng, 3);
+                    sim.schedule(t(at), n).unwrap();
+                    model.insert((at, seq), Fired::Event(n));
+                    seq += 1;
+                }
+                3..=5 => {
+                    let id = below(&mut rng, 3) as usize;
+                    // Often the time already armed, to exercise the skip.
+                    let at = match armed[id] {
+                        Some((at, _)) if below(&mut rng, 2) == 0 => at,
+                        _ => now + below(&mut rng, 3),
+                    };
+                    sim.set_deadline(id, t(at)).unwrap();
+                    if let Some(old) = armed[id].take() {
+                        model.remove(&old);
+                    }
+                    armed[id] = Some((at, seq));
+                    model.insert((at, seq), Fired::Deadline(id));
+                    seq += 1;
+                }
+                _ => {
+                    let want = model.pop_first();
+                    if let Some((_, Fired::Deadline(id))) = &want {
+                        armed[*id] = None;
+                    }
+                    let got = sim.step();
+                    assert_eq!(got, want.as_ref().map(|(_, f)| f.clone()), "step {n}");
+                    if let Some(((at, _), _)) = want {
+                        assert_eq!(sim.now(), t(at));
+                        fired += 1;
+                    }
+                }
+            }
+        }
+        assert!(fired > 5_000, "{fired} firings");
     }
 }
