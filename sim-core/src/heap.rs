@@ -156,8 +156,12 @@ impl<T: Copy + Ord> QuadHeap<T> {
         let v = &mut self.v[..];
         let Some(&x) = v.first() else { return };
         let mut i = 0;
+        let deep = v.len() > PREFETCH_FROM;
         // Full groups of four children: the hot loop.
         while let Some(k) = v.get(4 * i + 1..4 * i + 5) {
+            if deep && let Some(grandchildren) = v.get(16 * i + 5..16 * i + 21) {
+                prefetch(grandchildren);
+            }
             let (child, best) = tournament(k.try_into().expect("four children"));
             v[i] = child;
             i = 4 * i + 1 + best;
@@ -201,6 +205,37 @@ fn tournament<T: Copy + Ord>(k: &[T; 4]) -> (T, usize) {
     let (x0, i0) = if k[1] < k[0] { (k[1], 1) } else { (k[0], 0) };
     let (x1, i1) = if k[3] < k[2] { (k[3], 3) } else { (k[2], 2) };
     if x1 < x0 { (x1, i1) } else { (x0, i0) }
+}
+
+/// Heaps longer than this (64 KiB of 16-byte entries, more than the L1 data cache)
+/// prefetch while sifting; shorter ones are cache-resident anyway.
+const PREFETCH_FROM: usize = 4096;
+
+/// Asks the CPU to start loading every cache line of `s`: while a sift compares a
+/// node's children, the 16 grandchildren (the next level, 256 bytes, four or five
+/// lines) arrive, so a level costs a comparison instead of a cache miss. A hint
+/// only: no effect on results, and none off x86-64.
+#[inline(always)]
+fn prefetch<T>(s: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let (p, bytes) = (s.as_ptr().cast::<i8>(), std::mem::size_of_val(s));
+        // Every 64 bytes from the first, and the last byte (`s` need not start on
+        // a line boundary).
+        let mut offset = 0;
+        while offset < bytes + 63 {
+            // SAFETY: `_mm_prefetch` is `unsafe` only for its `sse` target feature,
+            // which every x86-64 CPU has; a prefetch never faults, and the address
+            // lies inside `s` anyway.
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(offset.min(bytes.saturating_sub(1))))
+            };
+            offset += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = s;
 }
 
 #[cfg(test)]
