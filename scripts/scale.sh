@@ -3,10 +3,12 @@
 # per simulated second, 1 % Bernoulli loss on every link, 1,000 client hosts,
 # TIME_WAIT 60 s) at 10^4, 10^5, 10^6 and 10^7 connections (run.duration = n / 20,000 s),
 # each under /usr/bin/time -v. Prints: connections, wall s, connections/s, events/s,
-# peak RSS, and bytes of peak RSS per TIME_WAIT socket at the peak.
+# peak RSS, and bytes of peak RSS per TIME_WAIT socket at the peak. An argument up
+# to 9 is a power of ten; a larger one is a number of connections.
 #
-#   scripts/scale.sh            # all four sizes (10^7 takes a few minutes)
-#   scripts/scale.sh 4 5 6      # only 10^4, 10^5, 10^6
+#   scripts/scale.sh                    # all four sizes (10^7 takes a few minutes)
+#   scripts/scale.sh 4 5 6              # only 10^4, 10^5, 10^6
+#   scripts/scale.sh 2000000 4000000    # 2 and 4 million (steady state after 60 s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
@@ -23,7 +25,7 @@ column() {
 json() { grep -o "\"$1\": *[0-9.e+]*" "$2" | sed 's/.*: *//'; }
 printf '%12s %8s %12s %12s %10s %12s %14s\n' connections wall_s conn/s events/s peak_RSS_MB peak_TW B/TW
 for e in "${exps[@]}"; do
-  n=$((10 ** e))
+  if [ "$e" -le 9 ]; then n=$((10 ** e)); else n=$e; fi
   dur=$(awk -v n="$n" 'BEGIN { printf "%g", n / 20000 }')
   out="$work/run-$e"
   /usr/bin/time -v -o "$work/time-$e" "$bin" run client-close \
