@@ -1,0 +1,71 @@
+//! Whole runs allocate per run, not per segment or per connection: a run four
+//! times longer (four times the connections, segments and events) allocates
+//! almost nothing more. Counted with a wrapping global allocator around
+//! `scenarios::run::run` only.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use scenarios::run::{RunOptions, run};
+use scenarios::spec;
+
+struct Counting;
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+/// Allocations made by one lossy client-close run of `secs` seconds of arrivals at
+/// 1,000 connections/s, and its connection count.
+fn allocations(secs: u32) -> (u64, u64) {
+    let sets: Vec<String> = [
+        "workload.rate=1000".to_string(),
+        format!("run.duration={secs}s"),
+        "link.loss=0.01".to_string(),
+    ]
+    .to_vec();
+    let sc = spec::load("client-close", &sets).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = RunOptions::new(tmp.path().join("out"));
+    let before = ALLOCS.load(Ordering::Relaxed);
+    let out = run(&sc, &opts).unwrap();
+    (
+        ALLOCS.load(Ordering::Relaxed) - before,
+        out.summary.attempted,
+    )
+}
+
+#[test]
+fn allocations_do_not_grow_with_connections() {
+    let (short, short_conns) = allocations(4);
+    let (long, long_conns) = allocations(16);
+    let extra_conns = long_conns - short_conns;
+    assert!(
+        extra_conns > 10_000,
+        "{short_conns} vs {long_conns} connections"
+    );
+    // Each extra connection brings ~11 segments and ~24 events, so one allocation
+    // per segment would add over 100,000, and one per connection over 10,000. What
+    // may grow: one expiry-FIFO block per 64 TIME_WAIT sockets held, amortized
+    // table doubling, one timeseries row per group per extra second (about 0.03
+    // per extra connection when this was written).
+    let extra = long.saturating_sub(short);
+    assert!(
+        extra * 16 < extra_conns,
+        "{extra} more allocations for {extra_conns} more connections ({short} vs {long})"
+    );
+}
