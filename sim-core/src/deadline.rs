@@ -14,7 +14,10 @@
 //!   re-keyed to the armed key when it reaches the top. Re-arming earlier pushes a
 //!   new entry; the old one becomes stale, skipped when it reaches the top. The heap
 //!   is compacted when stale entries outnumber the others, so memory stays O(ids).
-//!   The order is exactly that of the armed keys.
+//!   The order is exactly that of the armed keys. A heap entry packs the key and
+//!   the id into 16 bytes (as [`crate::EventQueue`]'s do), so ids must be below
+//!   [`LAZY_ID_LIMIT`] = 2^24 and sequence numbers below 2^40; `set` panics past
+//!   either.
 //! * [`IndexedDeadlines`]: the `priority-queue` crate's indexed heap, which updates
 //!   the id's priority in place (`push` on an existing item = `change_priority`),
 //!   so it never holds stale entries.
@@ -28,7 +31,11 @@ use std::hash::{BuildHasherDefault, Hasher};
 use priority_queue::PriorityQueue;
 
 use crate::heap::QuadHeap;
-use crate::queue::Key;
+use crate::queue::{Entry, Key, TAG_LIMIT};
+
+/// [`LazyDeadlines`] ids must be below this (2^24): a heap entry packs the id with
+/// the key into 16 bytes.
+pub const LAZY_ID_LIMIT: usize = TAG_LIMIT;
 
 /// The deadline set [`crate::Sim`] uses by default: the faster design in
 /// `benches/scheduler.rs` (thread CPU time, 2-vCPU VM, with lazy re-keying).
@@ -70,7 +77,8 @@ const NONE: Key = Key {
 /// A min-heap with lazy cancellation and lazy re-keying: see the module docs.
 #[derive(Default)]
 pub struct LazyDeadlines {
-    heap: QuadHeap<(Key, usize)>,
+    /// Keys packed with their id (16-byte entries; ids below 2^24).
+    heap: QuadHeap<Entry, true>,
     /// The armed key per id; `seq == DISARMED` when none.
     armed: Vec<Key>,
     /// The key of the id's one authoritative heap entry (`seq == DISARMED`: none).
@@ -87,7 +95,8 @@ impl LazyDeadlines {
     /// Restores "the heap top, if any, is armed at exactly its key" and bounds the
     /// stale entries.
     fn tidy(&mut self) {
-        while let Some((key, id)) = self.heap.peek() {
+        while let Some(e) = self.heap.peek() {
+            let (key, id) = (e.key(), e.tag());
             if self.entry[id] != key {
                 self.heap.pop(); // stale: the id has a newer entry, or none
             } else if self.armed[id].seq == DISARMED {
@@ -100,7 +109,7 @@ impl LazyDeadlines {
                 // Re-armed later since this entry was pushed: re-key it.
                 let real = self.armed[id];
                 self.heap.pop();
-                self.heap.push((real, id));
+                self.heap.push(Entry::new(real, id));
                 self.entry[id] = real;
             }
         }
@@ -108,13 +117,18 @@ impl LazyDeadlines {
         // entries accumulated, so its amortized cost per re-arm is O(1).
         if self.heap.len() > 2 * self.held + 64 {
             let entry = &self.entry;
-            self.heap.retain(|&(key, id)| entry[id] == key);
+            self.heap.retain(|e| entry[e.tag()] == e.key());
         }
     }
 }
 
 impl DeadlineSet for LazyDeadlines {
+    /// Panics if `id` is not below [`LAZY_ID_LIMIT`] (2^24) or `key.seq` not
+    /// below [`SEQ_LIMIT`](crate::queue::SEQ_LIMIT) (2^40): they share a 16-byte
+    /// heap entry with the time.
     fn set(&mut self, id: usize, key: Key) {
+        // Packed first: it checks `id` and `key.seq` before anything changes.
+        let packed = Entry::new(key, id);
         if id >= self.armed.len() {
             self.armed.resize(id + 1, NONE);
             self.entry.resize(id + 1, NONE);
@@ -130,7 +144,7 @@ impl DeadlineSet for LazyDeadlines {
                 self.held += 1;
             }
             self.entry[id] = key;
-            self.heap.push((key, id));
+            self.heap.push(packed);
         }
         self.tidy();
     }
@@ -152,11 +166,12 @@ impl DeadlineSet for LazyDeadlines {
     }
 
     fn peek(&self) -> Option<(Key, usize)> {
-        self.heap.peek()
+        self.heap.peek().map(|e| (e.key(), e.tag()))
     }
 
     fn pop(&mut self) -> Option<(Key, usize)> {
-        let (key, id) = self.heap.pop()?;
+        let e = self.heap.pop()?;
+        let (key, id) = (e.key(), e.tag());
         self.armed[id].seq = DISARMED;
         self.entry[id] = NONE;
         self.live -= 1;
@@ -302,6 +317,26 @@ mod tests {
             assert_eq!(lazy.peek(), indexed.peek());
             assert_eq!(lazy.get(id), indexed.get(id));
         }
+    }
+
+    #[test]
+    fn lazy_sequence_numbers_up_to_the_packing_limit_keep_their_order() {
+        let top = crate::queue::SEQ_LIMIT - 1;
+        let mut d = LazyDeadlines::default();
+        d.set(1000, k(7, top));
+        d.set(0, k(7, top - 1));
+        d.set(5, k(6, top - 2));
+        assert_eq!(d.peek(), Some((k(6, top - 2), 5)));
+        assert_eq!(d.pop(), Some((k(6, top - 2), 5)));
+        assert_eq!(d.pop(), Some((k(7, top - 1), 0)));
+        assert_eq!(d.pop(), Some((k(7, top), 1000)));
+        assert_eq!(d.pop(), None);
+    }
+
+    #[test]
+    #[should_panic(expected = "16777216 is not below 2^24")]
+    fn a_lazy_id_past_the_limit_panics() {
+        LazyDeadlines::default().set(LAZY_ID_LIMIT, k(1, 0));
     }
 
     #[test]

@@ -22,20 +22,25 @@
 
 /// A min-heap with four children per node. Entries equal under `Ord` come out in
 /// unspecified order: give every entry a unique key (the scheduler does).
+///
+/// `BY_VALUE` picks how a sift chooses the smallest of four children (see
+/// [`tournament`]): `true` for entries that are a single integer, like the
+/// scheduler's packed `u128` keys; the default `false` for tuples and other types
+/// whose comparisons branch. Either way the order is the same; only speed differs.
 #[derive(Clone, Debug)]
-pub struct QuadHeap<T> {
+pub struct QuadHeap<T, const BY_VALUE: bool = false> {
     v: Vec<T>,
     /// `v[0]` may be out of order (a pop was deferred); the rest is a valid heap.
     dirty: bool,
 }
 
-impl<T: Copy + Ord> Default for QuadHeap<T> {
+impl<T: Copy + Ord, const BY_VALUE: bool> Default for QuadHeap<T, BY_VALUE> {
     fn default() -> Self {
         Self::with_capacity(0)
     }
 }
 
-impl<T: Copy + Ord> QuadHeap<T> {
+impl<T: Copy + Ord, const BY_VALUE: bool> QuadHeap<T, BY_VALUE> {
     /// An empty heap with room for `n` entries.
     pub fn with_capacity(n: usize) -> Self {
         QuadHeap {
@@ -142,7 +147,7 @@ impl<T: Copy + Ord> QuadHeap<T> {
     fn min_child(v: &[T], i: usize) -> Option<usize> {
         let c = 4 * i + 1;
         if let Some(k) = v.get(c..c + 4) {
-            Some(c + tournament(k.try_into().expect("four children")).1)
+            Some(c + tournament::<T, BY_VALUE>(k.try_into().expect("four children")).1)
         } else if c < v.len() {
             (c..v.len()).min_by_key(|&j| v[j])
         } else {
@@ -162,7 +167,7 @@ impl<T: Copy + Ord> QuadHeap<T> {
             if deep && let Some(grandchildren) = v.get(16 * i + 5..16 * i + 21) {
                 prefetch(grandchildren);
             }
-            let (child, best) = tournament(k.try_into().expect("four children"));
+            let (child, best) = tournament::<T, BY_VALUE>(k.try_into().expect("four children"));
             v[i] = child;
             i = 4 * i + 1 + best;
         }
@@ -198,13 +203,23 @@ impl<T: Copy + Ord> QuadHeap<T> {
 }
 
 /// The smallest of four entries and its index: a two-round tournament, three
-/// comparisons, no loop. The winners are selected as values (conditional moves),
-/// not re-read by index, so a level of a sift waits for one load, not two.
+/// comparisons, no loop. With `BY_VALUE` the round winners are selected as values
+/// (conditional moves) rather than re-read by index, so a level of a sift waits for
+/// one load, not two: faster when an entry is one integer (a `u128` compares
+/// without branches), much slower for tuples, whose comparisons branch (see
+/// [`QuadHeap`]).
 #[inline(always)]
-fn tournament<T: Copy + Ord>(k: &[T; 4]) -> (T, usize) {
-    let (x0, i0) = if k[1] < k[0] { (k[1], 1) } else { (k[0], 0) };
-    let (x1, i1) = if k[3] < k[2] { (k[3], 3) } else { (k[2], 2) };
-    if x1 < x0 { (x1, i1) } else { (x0, i0) }
+fn tournament<T: Copy + Ord, const BY_VALUE: bool>(k: &[T; 4]) -> (T, usize) {
+    if BY_VALUE {
+        let (x0, i0) = if k[1] < k[0] { (k[1], 1) } else { (k[0], 0) };
+        let (x1, i1) = if k[3] < k[2] { (k[3], 3) } else { (k[2], 2) };
+        if x1 < x0 { (x1, i1) } else { (x0, i0) }
+    } else {
+        let a = usize::from(k[1] < k[0]);
+        let b = 2 + usize::from(k[3] < k[2]);
+        let best = if k[b] < k[a] { b } else { a };
+        (k[best], best)
+    }
 }
 
 /// Heaps longer than this (64 KiB of 16-byte entries, more than the L1 data cache)
@@ -243,11 +258,12 @@ mod tests {
     use super::*;
     use crate::rng::{MasterSeed, below};
 
-    #[test]
-    fn pops_in_sorted_order_under_random_pushes_and_pops() {
+    /// Grows past [`PREFETCH_FROM`], so both sift paths run.
+    fn pops_in_sorted_order<const BY_VALUE: bool>() {
         let mut rng = MasterSeed(3).stream("heap");
-        let mut h = QuadHeap::default();
+        let mut h = QuadHeap::<_, BY_VALUE>::default();
         let mut model = std::collections::BTreeSet::new();
+        let mut peak = 0;
         for i in 0..20_000u64 {
             if below(&mut rng, 3) < 2 {
                 let x = (below(&mut rng, 1000), i);
@@ -258,12 +274,23 @@ mod tests {
             }
             assert_eq!(h.peek(), model.first().copied());
             assert_eq!(h.len(), model.len());
+            peak = peak.max(h.len());
         }
+        assert!(
+            peak > PREFETCH_FROM,
+            "the heap grew past PREFETCH_FROM: {peak}"
+        );
         h.retain(|&(k, _)| k % 3 != 0);
         model.retain(|&(k, _)| k % 3 != 0);
         while let Some(x) = h.pop() {
             assert_eq!(Some(x), model.pop_first());
         }
         assert!(model.is_empty() && h.is_empty());
+    }
+
+    #[test]
+    fn pops_in_sorted_order_under_random_pushes_and_pops() {
+        pops_in_sorted_order::<false>();
+        pops_in_sorted_order::<true>();
     }
 }

@@ -11,7 +11,7 @@
 //! [`EventQueue::push`] events pay nothing for cancellation.
 //!
 //! A heap entry is 16 bytes, `time << 64 | seq << 24 | slot` in one `u128`, so a
-//! node's four children fill one cache line. That sets two limits, both checked:
+//! node's four children take 64 bytes. That sets two limits, both checked:
 //! sequence numbers must be below [`SEQ_LIMIT`] = 2^40, and at most
 //! [`MAX_PENDING`] = 2^24 events can be pending at once. [`EventQueue::push`]
 //! panics past them; [`crate::Sim`] checks first and returns a
@@ -82,42 +82,52 @@ const VACANT: u64 = u64::MAX;
 /// queue accepts 2^40 (about 1.1 * 10^12) insertions.
 pub const SEQ_LIMIT: u64 = 1 << 40;
 
+/// Bits of an [`Entry`] below the sequence number: the tag.
+const TAG_BITS: u32 = 24;
+
+/// Tags (slab slots here, ids in [`crate::LazyDeadlines`]) must be below this.
+pub(crate) const TAG_LIMIT: usize = 1 << TAG_BITS;
+
 /// At most this many events can be pending at once (cancelled ones excluded): a heap
 /// entry keeps 24 bits of slab slot index.
-pub const MAX_PENDING: usize = 1 << 24;
+pub const MAX_PENDING: usize = TAG_LIMIT;
 
-/// Bits of an [`Entry`] below the sequence number: the slot index.
-const SLOT_BITS: u32 = 24;
-
-/// What the heap holds: `time << 64 | seq << 24 | slot` in one 16-byte integer, so
-/// four entries (a node's children) fill one 64-byte cache line and comparing two
-/// entries is one 128-bit comparison. Ordering by the whole integer orders by
-/// (time, seq): `seq` is unique, so `slot` never decides. `Copy`, so sifting never
-/// moves payloads.
+/// A heap entry: `time << 64 | seq << 24 | tag` in one 16-byte integer, so four
+/// entries (a node's children) take 64 bytes and comparing two entries is one
+/// 128-bit comparison. Ordering by the whole integer orders by (time, seq): `seq` is
+/// unique, so the tag never decides. The tag says what the key belongs to: a slab
+/// slot here, an id in [`crate::LazyDeadlines`]. `Copy`, so sifting never moves
+/// payloads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Entry(u128);
+pub(crate) struct Entry(u128);
 
 impl Entry {
+    /// Packs `key` and `tag`; panics (with what was out of range) unless
+    /// `key.seq < SEQ_LIMIT` and `tag < TAG_LIMIT`.
     #[inline]
-    fn new(key: Key, slot: u32) -> Self {
-        debug_assert!(key.seq < SEQ_LIMIT && (slot as usize) < MAX_PENDING);
+    pub(crate) fn new(key: Key, tag: usize) -> Self {
+        assert!(
+            key.seq < SEQ_LIMIT,
+            "sequence number {} is not below 2^40",
+            key.seq
+        );
+        assert!(tag < TAG_LIMIT, "{tag} is not below 2^24");
         Entry(
-            (u128::from(key.time.as_nanos()) << 64)
-                | u128::from(key.seq << SLOT_BITS | u64::from(slot)),
+            (u128::from(key.time.as_nanos()) << 64) | u128::from(key.seq << TAG_BITS | tag as u64),
         )
     }
 
     #[inline]
-    fn key(self) -> Key {
+    pub(crate) fn key(self) -> Key {
         Key {
             time: SimTime::from_nanos((self.0 >> 64) as u64),
-            seq: self.0 as u64 >> SLOT_BITS,
+            seq: self.0 as u64 >> TAG_BITS,
         }
     }
 
     #[inline]
-    fn slot(self) -> u32 {
-        self.0 as u32 & ((1 << SLOT_BITS) - 1)
+    pub(crate) fn tag(self) -> usize {
+        (self.0 as u32 & (TAG_LIMIT as u32 - 1)) as usize
     }
 }
 
@@ -135,7 +145,7 @@ struct Slot<E> {
 /// Payloads live in a slab whose vacant slots are reused last-freed-first (so the
 /// slots in use stay few and cache-warm); the heap holds only keys and slot indices.
 pub struct EventQueue<E> {
-    heap: QuadHeap<Entry>,
+    heap: QuadHeap<Entry, true>,
     slots: Vec<Slot<E>>,
     /// Vacant slot indices available for reuse.
     free: Vec<u32>,
@@ -207,29 +217,22 @@ impl<E> EventQueue<E> {
             "event queue full: {} events pending (the limit)",
             self.max_pending
         );
-        assert!(
-            key.seq < SEQ_LIMIT,
-            "event sequence number {} is not below 2^40",
-            key.seq
-        );
+        // Vacant slots are fewer than the live events, so while fewer than
+        // `max_pending` (at most 2^24) are live every index fits in 24 bits.
+        let index = self.free.last().map_or(self.slots.len(), |&s| s as usize);
+        // Packed first: it checks `key.seq` before anything changes.
+        let entry = Entry::new(key, index);
         let slot = Slot {
             seq: key.seq,
             event: Some(event),
         };
-        // Vacant slots are fewer than the live events, so while fewer than
-        // `max_pending` (at most 2^24) are live every index fits in 24 bits.
-        let index = match self.free.pop() {
-            Some(s) => {
-                self.slots[s as usize] = slot;
-                s
-            }
-            None => {
-                self.slots.push(slot);
-                (self.slots.len() - 1) as u32
-            }
-        };
-        self.heap.push(Entry::new(key, index));
-        index
+        if self.free.pop().is_some() {
+            self.slots[index] = slot;
+        } else {
+            self.slots.push(slot);
+        }
+        self.heap.push(entry);
+        index as u32
     }
 
     /// Adds an event (use [`EventQueue::push_cancellable`] to keep a handle).
@@ -279,10 +282,10 @@ impl<E> EventQueue<E> {
     #[inline]
     pub fn pop(&mut self) -> Option<(Key, E)> {
         let e = self.heap.pop()?;
-        let s = &mut self.slots[e.slot() as usize];
+        let s = &mut self.slots[e.tag()];
         s.seq = VACANT;
         let event = s.event.take().expect("the heap top is always live");
-        self.free.push(e.slot());
+        self.free.push(e.tag() as u32);
         self.purge_top();
         Some((e.key(), event))
     }
@@ -293,7 +296,7 @@ impl<E> EventQueue<E> {
     fn purge_top(&mut self) {
         while self.stale > 0 {
             match self.heap.peek() {
-                Some(e) if self.slots[e.slot() as usize].seq != e.key().seq => {
+                Some(e) if self.slots[e.tag()].seq != e.key().seq => {
                     self.heap.pop();
                     self.stale -= 1;
                 }
@@ -413,6 +416,18 @@ mod tests {
                 (k(u64::MAX, 0), "end of time"),
             ]
         );
+    }
+
+    #[test]
+    fn entries_round_trip_at_the_field_limits_and_order_by_time_then_seq() {
+        let (seq, tag) = (SEQ_LIMIT - 1, TAG_LIMIT - 1);
+        let e = Entry::new(k(u64::MAX, seq), tag);
+        assert_eq!((e.key(), e.tag()), (k(u64::MAX, seq), tag));
+        let small = Entry::new(k(3, 0), 0);
+        assert_eq!((small.key(), small.tag()), (k(3, 0), 0));
+        // The tag never outweighs the sequence number, nor the seq the time.
+        assert!(Entry::new(k(3, 1), 0) > Entry::new(k(3, 0), tag));
+        assert!(Entry::new(k(4, 0), 0) > Entry::new(k(3, seq), tag));
     }
 
     #[test]
