@@ -38,11 +38,12 @@ use crate::queue::{Entry, Key, TAG_LIMIT};
 pub const LAZY_ID_LIMIT: usize = TAG_LIMIT;
 
 /// The deadline set [`crate::Sim`] uses by default: the faster design in
-/// `benches/scheduler.rs` (thread CPU time, 2-vCPU VM, with lazy re-keying).
-/// `deadline_hold` (pop the earliest, re-arm it): 13.0 M/s lazy vs 7.1 M/s indexed
-/// at 10^4 hosts, 1.44 vs 0.96 at 10^6. `deadline_rearm` (plus one re-arm of
-/// another host per event): 8.3 vs 7.5 at 10^3, 6.6 vs 5.2 at 10^4, 4.6 vs 2.7 at
-/// 10^5 and 1.14 vs 0.48 at 10^6.
+/// `benches/scheduler.rs` (thread CPU time, `BENCH_CLOCK=cpu`, 2-vCPU VM, with
+/// lazy re-keying and 16-byte packed heap entries). `deadline_hold` (pop the
+/// earliest, re-arm it): 26.2 M/s lazy vs 12.3 M/s indexed at 10^3 hosts, 20.7 vs
+/// 8.3 at 10^4, 15.3 vs 4.9 at 10^5, 4.5 vs 1.2 at 10^6. `deadline_rearm` (plus one
+/// re-arm of another host per event): 12.2 vs 8.6 at 10^3, 9.7 vs 6.0 at 10^4, 7.8
+/// vs 3.5 at 10^5 and 3.1 vs 0.71 at 10^6.
 pub type FastDeadlines = LazyDeadlines;
 
 /// At most one pending deadline per `usize` id, ordered by [`Key`].
