@@ -39,9 +39,9 @@
 /// `BY_VALUE` picks how a sift takes the smallest of four children. `true` selects
 /// the winners as values with conditional moves, so a level waits for one load:
 /// for entries that are a single integer, like the scheduler's packed `u128` keys
-/// (about +20% events/s at 10^4 in `hold/quad_heap`). The default `false` re-reads the
-/// winners by index: for tuples and other types whose comparisons branch, which
-/// value selection makes twice as slow. Either way the order is the same.
+/// (about +20% events/s at 10^4 in `hold/quad_heap`). The default `false` re-reads
+/// the winners by index: for tuples and other types whose comparisons branch,
+/// which value selection makes twice as slow. Either way the order is the same.
 #[derive(Clone, Debug)]
 pub struct QuadHeap<T, const BY_VALUE: bool = false> {
     v: Vec<T>,
