@@ -10,6 +10,8 @@
 //! * `hold/priority_queue` — the `priority-queue` crate's indexed heap holding the
 //!   same events (item = sequence number, priority = reversed key).
 //! * `hold/sim` — the whole [`Sim`] (`schedule` + `step`), as the harness sees it.
+//! * `hold/sim_lane` — the whole [`Sim`] with every event in one FIFO lane
+//!   (`schedule_in_lane` + `step`), as segment hops over fixed-delay links go.
 //! * `deadline_hold/{lazy,indexed}` — `n` per-host deadlines: pop the earliest and
 //!   re-arm that host ([`LazyDeadlines`] vs [`IndexedDeadlines`]).
 //! * `deadline_rearm/{lazy,indexed}` — the same plus re-arming one other random
@@ -137,6 +139,21 @@ fn hold<M: Measurement>(c: &mut Criterion<M>) {
                     unreachable!("only events are scheduled")
                 };
                 sim.schedule_in(SimDuration::from_nanos(inc.next()), black_box(e));
+            });
+        });
+        g.bench_function(BenchmarkId::new("sim_lane", n), |b| {
+            // n events a fixed 1 ms apart in one lane: a segment hop's case.
+            let mut sim: Sim<u64> = Sim::new();
+            let lane = sim.add_lane(SimDuration::from_millis(1));
+            for i in 0..n as u64 {
+                sim.step_until(SimTime::from_nanos(i * 1_000_000 / n as u64));
+                sim.schedule_in_lane(lane, i);
+            }
+            b.iter(|| {
+                let Some(Fired::Event(e)) = sim.step() else {
+                    unreachable!("only events are scheduled")
+                };
+                sim.schedule_in_lane(lane, black_box(e));
             });
         });
     }
