@@ -5,16 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::run;
-
-const FILES: [&str; 6] = [
-    "summary.csv",
-    "states.csv",
-    "timeseries.csv",
-    "connections.csv",
-    "transitions.csv",
-    "scenario.toml",
-];
+use common::{TABLES, run};
 
 fn bytes(dir: &Path, f: &str) -> Vec<u8> {
     std::fs::read(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"))
@@ -31,7 +22,7 @@ fn same_seed_same_bytes_other_seed_other_numbers() {
     ];
     let a = run("client-close", &sets, true);
     let b = run("client-close", &sets, true);
-    for f in FILES {
+    for f in TABLES.into_iter().chain(["scenario.toml"]) {
         assert!(
             bytes(&a.dir, f) == bytes(&b.dir, f),
             "{f} differs between two runs with the same seed"
@@ -39,7 +30,7 @@ fn same_seed_same_bytes_other_seed_other_numbers() {
     }
     // Tracing observes the run without changing it.
     let untraced = run("client-close", &sets, false);
-    for f in &FILES[..4] {
+    for f in &TABLES[..4] {
         assert!(
             bytes(&a.dir, f) == bytes(&untraced.dir, f),
             "{f} changes with --trace"

@@ -39,13 +39,7 @@ fn every_builtin_scenario_gives_its_recorded_bytes() {
     let mut lines = Vec::new();
     for b in ALL {
         let r = common::run(b.name, &["link.loss=0.02"], true);
-        for f in [
-            "summary.csv",
-            "states.csv",
-            "timeseries.csv",
-            "connections.csv",
-            "transitions.csv",
-        ] {
+        for f in common::TABLES {
             let bytes = std::fs::read(r.dir.join(f)).unwrap();
             let bytes = if f == "summary.csv" {
                 without_column(std::str::from_utf8(&bytes).unwrap(), "events").into_bytes()

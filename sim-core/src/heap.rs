@@ -191,15 +191,8 @@ impl<T: Copy + Ord, const BY_VALUE: bool> QuadHeap<T, BY_VALUE> {
             v[i] = v[c];
             i = c;
         }
-        while i > 0 {
-            let parent = (i - 1) / 4;
-            if x >= v[parent] {
-                break;
-            }
-            v[i] = v[parent];
-            i = parent;
-        }
         v[i] = x;
+        self.sift_up(i);
     }
 
     /// Classic sift-down, used when rebuilding after `retain`.

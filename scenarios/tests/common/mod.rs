@@ -9,6 +9,15 @@ use analysis::schema::{ConnectionRow, StatesRow, SummaryRow, TimeseriesRow, Tran
 use scenarios::run::{self, RunOptions};
 use scenarios::spec;
 
+/// The CSV tables of a run directory; the last, `transitions.csv`, only with `--trace`.
+pub const TABLES: [&str; 5] = [
+    "summary.csv",
+    "states.csv",
+    "timeseries.csv",
+    "connections.csv",
+    "transitions.csv",
+];
+
 pub struct Run {
     pub tmp: tempfile::TempDir,
     pub dir: PathBuf,
