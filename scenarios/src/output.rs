@@ -173,17 +173,15 @@ impl CsvOut {
 /// Appends the line of `r`: its fields in `ConnectionRow` order, as csv's
 /// serializer writes them (`None` is an empty field), and the terminator.
 fn write_connection(line: &mut Vec<u8>, r: &ConnectionRow) {
-    let mut buf = [0u8; 40];
-    let mut secs = |line: &mut Vec<u8>, v: Option<f64>| {
+    let secs = |line: &mut Vec<u8>, v: Option<f64>| {
         if let Some(v) = v {
-            line.extend_from_slice(secs_text(v, &mut buf));
+            put_secs(line, v);
         }
         line.push(b',');
     };
     let int = |line: &mut Vec<u8>, v: Option<u64>| {
-        let mut b = [0u8; 20];
         if let Some(v) = v {
-            line.extend_from_slice(u64_text(v, &mut b));
+            put_u64(line, v);
         }
         line.push(b',');
     };
@@ -235,51 +233,73 @@ fn put_field(line: &mut Vec<u8>, field: &[u8]) {
     }
 }
 
-/// Decimal digits of `v` (what `itoa`, csv's serializer, writes).
-fn u64_text(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            return &buf[i..];
-        }
+/// `"00"` to `"99"`: digits are written two per division, as `itoa` does.
+const PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
     }
+    t
+};
+
+/// The two digits of `v < 100`.
+fn pair(v: u64) -> [u8; 2] {
+    let i = v as usize * 2;
+    [PAIRS[i], PAIRS[i + 1]]
 }
 
-/// The text csv's serializer (`ryu`) writes for `v`. A time of whole nanoseconds
+/// Appends the decimal digits of `v` (what `itoa`, csv's serializer, writes).
+fn put_u64(line: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    while v >= 100 {
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&pair(v % 100));
+        v /= 100;
+    }
+    if v >= 10 {
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&pair(v));
+    } else {
+        i -= 1;
+        buf[i] = b'0' + v as u8;
+    }
+    line.extend_from_slice(&buf[i..]);
+}
+
+/// Appends the text csv's serializer (`ryu`) writes for `v`. A time of whole nanoseconds
 /// (`v == n / 1e9` exactly, as `SimTime::as_secs_f64` computes it) between 10 µs
 /// and 2^49 ns (6.5 days) is written directly as the decimal `n / 1e9`: there the
 /// gap between doubles is under 1e-9 / 4, so no other decimal of at most nine
 /// fractional digits rounds to `v`, and the shortest round-trip text `ryu` picks is
 /// that decimal (in fixed notation, trailing zeros trimmed). Anything else goes
 /// through `ryu` itself.
-fn secs_text(v: f64, buf: &mut [u8; 40]) -> &[u8] {
+fn put_secs(line: &mut Vec<u8>, v: f64) {
     let n = (v * 1e9).round();
     if (1e4..(1u64 << 49) as f64).contains(&n) && n / 1e9 == v {
         let n = n as u64;
         let (int, frac) = (n / 1_000_000_000, n % 1_000_000_000);
-        let mut ib = [0u8; 20];
-        let int = u64_text(int, &mut ib);
-        buf[..int.len()].copy_from_slice(int);
-        let mut len = int.len();
-        buf[len] = b'.';
-        len += 1;
-        let mut digits = [0u8; 9];
-        let mut f = frac;
-        for d in digits.iter_mut().rev() {
-            *d = b'0' + (f % 10) as u8;
-            f /= 10;
+        put_u64(line, int);
+        // The nine fractional digits, then without their trailing zeros (at least
+        // one digit stays).
+        let (lead, mut rest) = (frac / 100_000_000, frac % 100_000_000);
+        let mut digits = [b'.', b'0' + lead as u8, 0, 0, 0, 0, 0, 0, 0, 0];
+        for i in (0..4).rev() {
+            digits[2 + 2 * i..4 + 2 * i].copy_from_slice(&pair(rest % 100));
+            rest /= 100;
         }
-        let keep = digits.iter().rposition(|&d| d != b'0').map_or(1, |p| p + 1);
-        buf[len..len + keep].copy_from_slice(&digits[..keep]);
-        return &buf[..len + keep];
+        let keep = digits
+            .iter()
+            .rposition(|&d| d != b'0')
+            .map_or(2, |p| p.max(1) + 1);
+        line.extend_from_slice(&digits[..keep]);
+        return;
     }
     let mut r = ryu::Buffer::new();
-    let s = r.format(v).as_bytes();
-    buf[..s.len()].copy_from_slice(s);
-    &buf[..s.len()]
+    line.extend_from_slice(r.format(v).as_bytes());
 }
 
 /// Peak resident set size of this process in bytes (`VmHWM` of /proc/self/status),
@@ -357,10 +377,9 @@ mod tests {
                 values.push(n as f64 / 1e9);
             }
         }
-        let mut buf = [0u8; 40];
         let mut ours = Vec::new();
         for &v in &values {
-            ours.extend_from_slice(secs_text(v, &mut buf));
+            put_secs(&mut ours, v);
             ours.push(b'\n');
         }
         let rows: Vec<(f64,)> = values.iter().map(|&v| (v,)).collect();
