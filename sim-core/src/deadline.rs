@@ -162,10 +162,12 @@ impl DeadlineSet for LazyDeadlines {
         }
     }
 
+    #[inline]
     fn get(&self, id: usize) -> Option<Key> {
         self.armed.get(id).copied().filter(|k| k.seq != DISARMED)
     }
 
+    #[inline]
     fn peek(&self) -> Option<(Key, usize)> {
         self.heap.peek().map(|e| (e.key(), e.tag()))
     }

@@ -28,46 +28,57 @@ impl SimDuration {
     pub const MAX: SimDuration = SimDuration(u64::MAX);
 
     /// `ns` nanoseconds.
+    #[inline]
     pub const fn from_nanos(ns: u64) -> Self {
         SimDuration(ns)
     }
     /// `us` microseconds.
+    #[inline]
     pub const fn from_micros(us: u64) -> Self {
         SimDuration(us * 1_000)
     }
     /// `ms` milliseconds.
+    #[inline]
     pub const fn from_millis(ms: u64) -> Self {
         SimDuration(ms * 1_000_000)
     }
     /// `s` seconds.
+    #[inline]
     pub const fn from_secs(s: u64) -> Self {
         SimDuration(s * NANOS_PER_SEC)
     }
     /// Rounds to the nearest nanosecond; negative or NaN input gives zero.
+    #[inline]
     pub fn from_secs_f64(s: f64) -> Self {
         SimDuration((s * NANOS_PER_SEC as f64).round().max(0.0) as u64)
     }
     /// The span in nanoseconds.
+    #[inline]
     pub const fn as_nanos(self) -> u64 {
         self.0
     }
     /// The span in seconds, for output only (never feed it back into the clock).
+    #[inline]
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / NANOS_PER_SEC as f64
     }
     /// True for a zero span.
+    #[inline]
     pub const fn is_zero(self) -> bool {
         self.0 == 0
     }
     /// `self + rhs`, saturating at [`SimDuration::MAX`].
+    #[inline]
     pub const fn saturating_add(self, rhs: SimDuration) -> Self {
         SimDuration(self.0.saturating_add(rhs.0))
     }
     /// `self - rhs`, or zero if `rhs` is longer.
+    #[inline]
     pub const fn saturating_sub(self, rhs: SimDuration) -> Self {
         SimDuration(self.0.saturating_sub(rhs.0))
     }
     /// `self * k`, saturating at [`SimDuration::MAX`].
+    #[inline]
     pub const fn saturating_mul(self, k: u64) -> Self {
         SimDuration(self.0.saturating_mul(k))
     }
@@ -80,22 +91,27 @@ impl SimTime {
     pub const MAX: SimTime = SimTime(u64::MAX);
 
     /// The instant `ns` nanoseconds after the start of the run.
+    #[inline]
     pub const fn from_nanos(ns: u64) -> Self {
         SimTime(ns)
     }
     /// Nanoseconds since the start of the run.
+    #[inline]
     pub const fn as_nanos(self) -> u64 {
         self.0
     }
     /// Seconds since the start of the run, for output only.
+    #[inline]
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / NANOS_PER_SEC as f64
     }
     /// Time elapsed since `earlier`; zero if `earlier` is later than `self`.
+    #[inline]
     pub const fn saturating_since(self, earlier: SimTime) -> SimDuration {
         SimDuration(self.0.saturating_sub(earlier.0))
     }
     /// `self + d`, saturating at [`SimTime::MAX`] ("never").
+    #[inline]
     pub const fn saturating_add(self, d: SimDuration) -> SimTime {
         SimTime(self.0.saturating_add(d.0))
     }
@@ -103,17 +119,20 @@ impl SimTime {
 
 impl Add<SimDuration> for SimTime {
     type Output = SimTime;
+    #[inline]
     fn add(self, d: SimDuration) -> SimTime {
         SimTime(self.0.checked_add(d.0).expect("SimTime overflow"))
     }
 }
 impl AddAssign<SimDuration> for SimTime {
+    #[inline]
     fn add_assign(&mut self, d: SimDuration) {
         *self = *self + d;
     }
 }
 impl Sub for SimTime {
     type Output = SimDuration;
+    #[inline]
     fn sub(self, rhs: SimTime) -> SimDuration {
         SimDuration(
             self.0
@@ -124,34 +143,40 @@ impl Sub for SimTime {
 }
 impl Add for SimDuration {
     type Output = SimDuration;
+    #[inline]
     fn add(self, rhs: SimDuration) -> SimDuration {
         SimDuration(self.0.checked_add(rhs.0).expect("SimDuration overflow"))
     }
 }
 impl AddAssign for SimDuration {
+    #[inline]
     fn add_assign(&mut self, rhs: SimDuration) {
         *self = *self + rhs;
     }
 }
 impl Sub for SimDuration {
     type Output = SimDuration;
+    #[inline]
     fn sub(self, rhs: SimDuration) -> SimDuration {
         SimDuration(self.0.checked_sub(rhs.0).expect("SimDuration underflow"))
     }
 }
 impl Mul<u64> for SimDuration {
     type Output = SimDuration;
+    #[inline]
     fn mul(self, k: u64) -> SimDuration {
         SimDuration(self.0.checked_mul(k).expect("SimDuration overflow"))
     }
 }
 
 impl From<std::time::Duration> for SimDuration {
+    #[inline]
     fn from(d: std::time::Duration) -> Self {
         SimDuration(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
     }
 }
 impl From<SimDuration> for std::time::Duration {
+    #[inline]
     fn from(d: SimDuration) -> Self {
         std::time::Duration::from_nanos(d.0)
     }
