@@ -14,7 +14,7 @@ use crate::demux::Demux;
 use crate::hash::{LookupMap, LookupSet, SplitMix, keyed};
 use crate::segment::{Addr, ConnId, Flags, Segment, SockAddr};
 use crate::seq::Seq;
-use crate::sock::{Cx, Fate, Io, Sock, record_transition, reset_for};
+use crate::sock::{Cx, Fate, Io, Sock, earliest, record_transition, reset_for};
 use crate::state::{Cause, State};
 use crate::stats::{Path, SocketRecord, Stats};
 use crate::tw::{TwTable, TwVerdict, ts_offset};
@@ -323,13 +323,12 @@ impl Host {
                 sock.in_synq = false;
                 l.synq -= 1;
             }
-            if !sock.accepted && !sock.queued && fate == Fate::Live && sock.state.is_synchronized()
-            {
+            if !sock.accepted && !sock.queued && fate.is_live() && sock.state.is_synchronized() {
                 sock.queued = true;
                 l.acceptq.push_back(idx);
             }
         }
-        if fate == Fate::Live && sock.orphan && !sock.orphan_counted {
+        if fate.is_live() && sock.orphan && !sock.orphan_counted {
             // Linux __tcp_close(): the orphan count includes this socket; over
             // tcp_max_orphans, tcp_check_oom() resets it ("too many orphaned sockets").
             sock.orphan_counted = true;
@@ -963,8 +962,7 @@ impl Host {
 
     /// The earliest pending deadline of any socket on this host.
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        let full = self.timers.peek().map(|(t, _)| t);
-        full.into_iter().chain(self.tw.next_deadline()).min()
+        earliest(self.timers.peek().map(|(t, _)| t), self.tw.next_deadline())
     }
 
     /// Runs every timer due at or before `now`.

@@ -20,7 +20,7 @@ use sim_core::time::{SimDuration, SimTime};
 use crate::hash::keyed;
 use crate::segment::{Addr, ConnId, Flags, Segment, SockAddr};
 use crate::seq::Seq;
-use crate::sock::{Cx, OOW_RATELIMIT, Sock, record_transition, reset_for};
+use crate::sock::{Cx, OOW_RATELIMIT, Sock, earliest, record_transition, reset_for};
 use crate::state::{Cause, State};
 use crate::stats::{Path, SocketRecord};
 
@@ -407,9 +407,10 @@ impl TwTable {
 
     /// Earliest expiry (exact once [`TwTable::prune`] ran after the last change).
     pub fn next_deadline(&self) -> Option<SimTime> {
-        let a = self.fifo.front().map(|e| e.at);
-        let b = self.heap.peek().map(|Reverse(e)| e.at);
-        a.into_iter().chain(b).min()
+        earliest(
+            self.fifo.front().map(|e| e.at),
+            self.heap.peek().map(|Reverse(e)| e.at),
+        )
     }
 
     /// Pops one live mini-socket whose timer is due at `now`.
