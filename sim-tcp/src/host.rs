@@ -11,7 +11,8 @@ use sim_core::time::{SimDuration, SimTime};
 
 use crate::config::{CostModel, Errno, IsnPolicy, Linger, TcpConfig};
 use crate::demux::Demux;
-use crate::hash::{LookupMap, LookupSet, SplitMix, keyed};
+use crate::hash::{SplitMix, keyed};
+use crate::ports::PortSet;
 use crate::segment::{Addr, ConnId, Flags, Segment, SockAddr};
 use crate::seq::Seq;
 use crate::sock::{Cx, Fate, Io, Sock, earliest, record_transition, reset_for};
@@ -109,11 +110,8 @@ pub struct Host {
     listeners: BTreeMap<u16, Listener>,
     tw: TwTable,
     timers: Timers,
-    /// Local ephemeral ports held by at least one socket (full or mini): a
-    /// 2-byte entry each, since most are held by exactly one (a TIME_WAIT).
-    ports: LookupSet<u16>,
-    /// Sockets beyond the first on a port held by more than one.
-    shared_ports: LookupMap<u16, u32>,
+    /// Local ephemeral ports held by sockets (full or mini).
+    ports: PortSet,
     perturb: Vec<u32>,
     /// Orphaned full sockets (Linux `tcp_orphan_count`; mini-sockets are not orphans).
     orphans: u32,
@@ -210,6 +208,7 @@ impl Host {
     /// random stream; derive it from the master seed and the host's stable name.
     pub fn new(addr: Addr, cfg: TcpConfig, cost: CostModel, seed: u64) -> Host {
         let secret = keyed(seed, &[0x5eed, u64::from(addr.0)]);
+        let ports = cfg.local_port_range;
         Host {
             addr,
             cfg,
@@ -222,8 +221,7 @@ impl Host {
             listeners: BTreeMap::new(),
             tw: TwTable::default(),
             timers: Timers::default(),
-            ports: LookupSet::default(),
-            shared_ports: LookupMap::default(),
+            ports: PortSet::new(ports),
             perturb: Vec::new(),
             orphans: 0,
             io: Io::default(),
@@ -444,25 +442,17 @@ impl Host {
     }
 
     fn acquire_port(&mut self, port: u16, stats: &mut Stats) {
-        if self.ports.insert(port) {
+        if self.ports.acquire(port) {
             stats.ports.add(1);
             stats.mem(self.cost.bind_bucket as i64);
-        } else {
-            *self.shared_ports.entry(port).or_insert(0) += 1;
         }
     }
 
     fn release_port(&mut self, port: u16, stats: &mut Stats) {
-        if let Some(n) = self.shared_ports.get_mut(&port) {
-            *n -= 1;
-            if *n == 0 {
-                self.shared_ports.remove(&port);
-            }
-            return;
+        if self.ports.release(port) {
+            stats.ports.add(-1);
+            stats.mem(-(self.cost.bind_bucket as i64));
         }
-        assert!(self.ports.remove(&port), "port {port} held");
-        stats.ports.add(-1);
-        stats.mem(-(self.cost.bind_bucket as i64));
     }
 
     /// The demultiplexing value of `local_port ↔ remote`: a full socket's slab
@@ -1067,15 +1057,11 @@ impl Host {
     /// own memory, not the modelled kernel memory in [`Stats::memory`]. Hash tables
     /// are counted as `capacity × 8/7` buckets of entry + control byte.
     pub fn heap_bytes(&self) -> usize {
-        fn table<K, V>(cap: usize) -> usize {
-            cap * 8 / 7 * (std::mem::size_of::<(K, V)>() + 1)
-        }
         self.slots.capacity() * std::mem::size_of::<Slot>()
             + self.free.capacity() * 4
             + self.tw.heap_bytes()
             + self.demux.heap_bytes()
-            + table::<u16, ()>(self.ports.capacity())
-            + table::<u16, u32>(self.shared_ports.capacity())
+            + self.ports.heap_bytes()
             + self.timers.heap_bytes()
             + self.perturb.capacity() * 4
     }
