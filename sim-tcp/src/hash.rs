@@ -74,7 +74,3 @@ pub(crate) type BuildKeyHasher = BuildHasherDefault<KeyHasher>;
 /// output (DESIGN.md principle 1), and keyed by our own fast hasher.
 #[allow(clippy::disallowed_types)]
 pub(crate) type LookupMap<K, V> = std::collections::HashMap<K, V, BuildKeyHasher>;
-
-/// A hash set used for lookups only, like [`LookupMap`].
-#[allow(clippy::disallowed_types)]
-pub(crate) type LookupSet<K> = std::collections::HashSet<K, BuildKeyHasher>;

@@ -11,10 +11,11 @@ use sim_core::time::{SimDuration, SimTime};
 
 use crate::config::{CostModel, Errno, IsnPolicy, Linger, TcpConfig};
 use crate::demux::Demux;
-use crate::hash::{LookupMap, LookupSet, SplitMix, keyed};
+use crate::hash::{SplitMix, keyed};
+use crate::ports::PortSet;
 use crate::segment::{Addr, ConnId, Flags, Segment, SockAddr};
 use crate::seq::Seq;
-use crate::sock::{Cx, Fate, Io, Sock, record_transition, reset_for};
+use crate::sock::{Cx, Fate, Io, Sock, earliest, record_transition, reset_for};
 use crate::state::{Cause, State};
 use crate::stats::{Path, SocketRecord, Stats};
 use crate::tw::{TwTable, TwVerdict, ts_offset};
@@ -109,11 +110,8 @@ pub struct Host {
     listeners: BTreeMap<u16, Listener>,
     tw: TwTable,
     timers: Timers,
-    /// Local ephemeral ports held by at least one socket (full or mini): a
-    /// 2-byte entry each, since most are held by exactly one (a TIME_WAIT).
-    ports: LookupSet<u16>,
-    /// Sockets beyond the first on a port held by more than one.
-    shared_ports: LookupMap<u16, u32>,
+    /// Local ephemeral ports held by sockets (full or mini).
+    ports: PortSet,
     perturb: Vec<u32>,
     /// Orphaned full sockets (Linux `tcp_orphan_count`; mini-sockets are not orphans).
     orphans: u32,
@@ -210,6 +208,7 @@ impl Host {
     /// random stream; derive it from the master seed and the host's stable name.
     pub fn new(addr: Addr, cfg: TcpConfig, cost: CostModel, seed: u64) -> Host {
         let secret = keyed(seed, &[0x5eed, u64::from(addr.0)]);
+        let ports = cfg.local_port_range;
         Host {
             addr,
             cfg,
@@ -222,8 +221,7 @@ impl Host {
             listeners: BTreeMap::new(),
             tw: TwTable::default(),
             timers: Timers::default(),
-            ports: LookupSet::default(),
-            shared_ports: LookupMap::default(),
+            ports: PortSet::new(ports),
             perturb: Vec::new(),
             orphans: 0,
             io: Io::default(),
@@ -323,13 +321,12 @@ impl Host {
                 sock.in_synq = false;
                 l.synq -= 1;
             }
-            if !sock.accepted && !sock.queued && fate == Fate::Live && sock.state.is_synchronized()
-            {
+            if !sock.accepted && !sock.queued && fate.is_live() && sock.state.is_synchronized() {
                 sock.queued = true;
                 l.acceptq.push_back(idx);
             }
         }
-        if fate == Fate::Live && sock.orphan && !sock.orphan_counted {
+        if fate.is_live() && sock.orphan && !sock.orphan_counted {
             // Linux __tcp_close(): the orphan count includes this socket; over
             // tcp_max_orphans, tcp_check_oom() resets it ("too many orphaned sockets").
             sock.orphan_counted = true;
@@ -445,25 +442,17 @@ impl Host {
     }
 
     fn acquire_port(&mut self, port: u16, stats: &mut Stats) {
-        if self.ports.insert(port) {
+        if self.ports.acquire(port) {
             stats.ports.add(1);
             stats.mem(self.cost.bind_bucket as i64);
-        } else {
-            *self.shared_ports.entry(port).or_insert(0) += 1;
         }
     }
 
     fn release_port(&mut self, port: u16, stats: &mut Stats) {
-        if let Some(n) = self.shared_ports.get_mut(&port) {
-            *n -= 1;
-            if *n == 0 {
-                self.shared_ports.remove(&port);
-            }
-            return;
+        if self.ports.release(port) {
+            stats.ports.add(-1);
+            stats.mem(-(self.cost.bind_bucket as i64));
         }
-        assert!(self.ports.remove(&port), "port {port} held");
-        stats.ports.add(-1);
-        stats.mem(-(self.cost.bind_bucket as i64));
     }
 
     /// The demultiplexing value of `local_port ↔ remote`: a full socket's slab
@@ -790,6 +779,21 @@ impl Host {
 
     // ------------------------------------------------------------ network
 
+    /// A cache hint for a segment this host will be handed soon: starts loading
+    /// the 4-tuple table slot its [`Host::on_segment`] lookup will read first (with
+    /// 10^6 TIME_WAIT sockets spread over many hosts that line is usually cold).
+    /// Call it for the next event's segment while the current event is processed,
+    /// so the load overlaps useful work. It is a pure hint: it takes `&self`,
+    /// reads no socket and changes nothing, so results are identical whether or
+    /// not (and however often) it is called. Does nothing for a segment addressed
+    /// to another host, and on targets other than x86-64.
+    #[inline]
+    pub fn prefetch(&self, seg: &Segment) {
+        if seg.dst.addr == self.addr {
+            self.demux.prefetch(key(seg.dst.port, seg.src));
+        }
+    }
+
     /// A segment arrives from the network.
     pub fn on_segment(&mut self, now: SimTime, seg: &Segment, stats: &mut Stats) {
         stats.counters.segments_in += 1;
@@ -963,8 +967,7 @@ impl Host {
 
     /// The earliest pending deadline of any socket on this host.
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        let full = self.timers.peek().map(|(t, _)| t);
-        full.into_iter().chain(self.tw.next_deadline()).min()
+        earliest(self.timers.peek().map(|(t, _)| t), self.tw.next_deadline())
     }
 
     /// Runs every timer due at or before `now`.
@@ -1054,15 +1057,11 @@ impl Host {
     /// own memory, not the modelled kernel memory in [`Stats::memory`]. Hash tables
     /// are counted as `capacity × 8/7` buckets of entry + control byte.
     pub fn heap_bytes(&self) -> usize {
-        fn table<K, V>(cap: usize) -> usize {
-            cap * 8 / 7 * (std::mem::size_of::<(K, V)>() + 1)
-        }
         self.slots.capacity() * std::mem::size_of::<Slot>()
             + self.free.capacity() * 4
             + self.tw.heap_bytes()
             + self.demux.heap_bytes()
-            + table::<u16, ()>(self.ports.capacity())
-            + table::<u16, u32>(self.shared_ports.capacity())
+            + self.ports.heap_bytes()
             + self.timers.heap_bytes()
             + self.perturb.capacity() * 4
     }

@@ -64,7 +64,9 @@
 //! | `rtt` | RFC 6298 estimator, Linux `tcp_model_timeout` |
 //! | `sock` | the full socket: TCB, §3.10 processing, close/abort/linger, timers, the one `set_state` |
 //! | `tw` | TIME_WAIT / FIN_WAIT_2 mini-sockets, FIFO + heap expiry |
-//! | `host` | [`Host`]: slab, demultiplexing, listeners, SYN cookies, ports, timers |
+//! | `host` | [`Host`]: slab, demultiplexing, listeners, SYN cookies, port choice, timers |
+//! | `demux` | the 4-tuple table: open addressing over 8-byte slots |
+//! | `ports` | the local ephemeral ports held: a bitmap over the range, counts for shared ones |
 //! | `hash` | keyed hashing (ISN, cookies, ports), SplitMix64 stream, the lookup-map hasher |
 //!
 //! ## Deliberate simplifications (see each item's docs)
@@ -89,6 +91,7 @@ mod config;
 mod demux;
 mod hash;
 mod host;
+mod ports;
 mod rtt;
 mod segment;
 mod seq;

@@ -64,6 +64,7 @@ impl Cx<'_> {
 /// The one place a connection's state changes (full or mini-socket): statistics,
 /// trace, path, residence, memory. Debug builds assert the RFC allows the change.
 #[allow(clippy::too_many_arguments)]
+#[inline]
 pub(crate) fn record_transition(
     stats: &mut Stats,
     now: SimTime,
@@ -97,6 +98,25 @@ pub(crate) enum Fate {
     TimeWait(Cause),
     /// An orphan in FIN_WAIT_2 becomes a mini-socket for this long.
     FinWait2Mini(SimDuration),
+}
+
+impl Fate {
+    /// Stays a full socket. (A match on the discriminant: the derived `==` would
+    /// also compare payloads, a call per check on the per-segment path.)
+    #[inline]
+    pub fn is_live(self) -> bool {
+        matches!(self, Fate::Live)
+    }
+}
+
+/// The earlier of two optional deadlines, branch-free (`None` is later than any
+/// time; no deadline is ever `SimTime::MAX`, which `SimTime + SimDuration` would
+/// have refused to overflow into).
+#[inline]
+pub(crate) fn earliest(a: Option<SimTime>, b: Option<SimTime>) -> Option<SimTime> {
+    let ns = |t: Option<SimTime>| t.map_or(u64::MAX, SimTime::as_nanos);
+    let m = ns(a).min(ns(b));
+    (m != u64::MAX).then_some(SimTime::from_nanos(m))
 }
 
 /// Per-connection counters that end up in the [`SocketRecord`].
@@ -320,14 +340,7 @@ impl Sock {
     /// Earliest pending deadline.
     #[inline]
     pub fn deadline(&self) -> Option<SimTime> {
-        fn earlier(a: Option<SimTime>, b: Option<SimTime>) -> Option<SimTime> {
-            match (a, b) {
-                (Some(x), Some(y)) => Some(x.min(y)),
-                (x, None) => x,
-                (None, y) => y,
-            }
-        }
-        earlier(earlier(self.rto_at, self.fw2_at), self.linger_at)
+        earliest(earliest(self.rto_at, self.fw2_at), self.linger_at)
     }
 
     fn event(&self, cx: &mut Cx, ev: AppEvent) {
@@ -1112,11 +1125,7 @@ impl Sock {
         if !self.transmit(cx, u32::MAX) && ack_now {
             self.send_ack(cx);
         }
-        if fate == Fate::Live
-            && self.state == State::FinWait2
-            && self.orphan
-            && self.fw2_at.is_none()
-        {
+        if fate.is_live() && self.state == State::FinWait2 && self.orphan && self.fw2_at.is_none() {
             return self.orphan_fin_wait2(cx);
         }
         fate

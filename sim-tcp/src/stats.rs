@@ -148,7 +148,9 @@ impl StateStats {
     #[inline]
     fn advance(&mut self, now: SimTime) {
         if now > self.last {
-            self.integral += self.current as u128 * (now - self.last).as_nanos() as u128;
+            // `now > last`: no underflow (and no call into `SimTime - SimTime`).
+            let dt = now.as_nanos() - self.last.as_nanos();
+            self.integral += u128::from(self.current) * u128::from(dt);
             self.last = now;
         }
     }
@@ -279,8 +281,10 @@ impl Stats {
     }
 
     /// The accounting half of `set_state`: counts, integrals, residence, trace.
-    /// `since` is when the socket entered `from`.
+    /// `since` is when the socket entered `from`. Inlined into its one caller,
+    /// `record_transition`, so its nine arguments are not marshalled per change.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub(crate) fn transition(
         &mut self,
         now: SimTime,
@@ -319,10 +323,12 @@ impl Stats {
         }
     }
 
-    /// Memory change by `delta` bytes.
+    /// Memory change by `delta` bytes (most state changes cost none: skipped).
     #[inline]
     pub(crate) fn mem(&mut self, delta: i64) {
-        self.memory.add(delta);
+        if delta != 0 {
+            self.memory.add(delta);
+        }
     }
 }
 

@@ -20,7 +20,7 @@ use sim_core::time::{SimDuration, SimTime};
 use crate::hash::keyed;
 use crate::segment::{Addr, ConnId, Flags, Segment, SockAddr};
 use crate::seq::Seq;
-use crate::sock::{Cx, OOW_RATELIMIT, Sock, record_transition, reset_for};
+use crate::sock::{Cx, OOW_RATELIMIT, Sock, earliest, record_transition, reset_for};
 use crate::state::{Cause, State};
 use crate::stats::{Path, SocketRecord};
 
@@ -283,7 +283,17 @@ pub(crate) struct TwTable {
     /// Live mini-sockets (compared with `tcp_max_tw_buckets`).
     pub live: u32,
     next_tag: u32,
+    /// Mini-socket of the FIFO front / heap top entry last found current by
+    /// [`TwTable::prune`]: that entry stays current, and need not be checked again,
+    /// until it is popped or its socket rescheduled or removed (which clear this).
+    /// The front's socket is the oldest TIME_WAIT, long out of cache: without this,
+    /// every prune (after each segment to a mini-socket, each time-out) reads it.
+    verified: [Option<u32>; 2],
 }
+
+/// [`TwTable::verified`] slots.
+const FIFO: usize = 0;
+const HEAP: usize = 1;
 
 impl TwTable {
     pub fn get(&self, idx: u32) -> &TwSock {
@@ -372,7 +382,17 @@ impl TwTable {
         idx
     }
 
+    /// Mini-socket `idx` is rescheduled or removed: its queue entries may be stale.
+    fn unverify(&mut self, idx: u32) {
+        for v in &mut self.verified {
+            if *v == Some(idx) {
+                *v = None;
+            }
+        }
+    }
+
     fn schedule(&mut self, idx: u32, at: SimTime, fin_wait2: bool) {
+        self.unverify(idx);
         self.next_tag = self.next_tag.wrapping_add(1);
         let tag = self.next_tag;
         self.get_mut(idx).tag = tag;
@@ -392,24 +412,37 @@ impl TwTable {
     /// Drops stale entries at the fronts, so `next_deadline` is exact.
     pub fn prune(&mut self) {
         while let Some(e) = self.fifo.front() {
-            if self.is_current(e) {
+            if self.verified[FIFO] == Some(e.idx) || self.is_current(e) {
+                self.verified[FIFO] = Some(e.idx);
                 break;
             }
-            self.fifo.pop_front();
+            self.pop_fifo();
         }
         while let Some(Reverse(e)) = self.heap.peek() {
-            if self.is_current(e) {
+            if self.verified[HEAP] == Some(e.idx) || self.is_current(e) {
+                self.verified[HEAP] = Some(e.idx);
                 break;
             }
-            self.heap.pop();
+            self.pop_heap();
         }
+    }
+
+    fn pop_fifo(&mut self) {
+        self.fifo.pop_front();
+        self.verified[FIFO] = None;
+    }
+
+    fn pop_heap(&mut self) {
+        self.heap.pop();
+        self.verified[HEAP] = None;
     }
 
     /// Earliest expiry (exact once [`TwTable::prune`] ran after the last change).
     pub fn next_deadline(&self) -> Option<SimTime> {
-        let a = self.fifo.front().map(|e| e.at);
-        let b = self.heap.peek().map(|Reverse(e)| e.at);
-        a.into_iter().chain(b).min()
+        earliest(
+            self.fifo.front().map(|e| e.at),
+            self.heap.peek().map(|Reverse(e)| e.at),
+        )
     }
 
     /// Pops one live mini-socket whose timer is due at `now`.
@@ -423,15 +456,15 @@ impl TwTable {
             .filter(|e| e.at <= now);
         match (a, b) {
             (Some(x), Some(y)) if y < x => {
-                self.heap.pop();
+                self.pop_heap();
                 Some(y.idx)
             }
             (Some(x), _) => {
-                self.fifo.pop_front();
+                self.pop_fifo();
                 Some(x.idx)
             }
             (None, Some(y)) => {
-                self.heap.pop();
+                self.pop_heap();
                 Some(y.idx)
             }
             (None, None) => None,
@@ -440,6 +473,7 @@ impl TwTable {
 
     /// The mini-socket reaches CLOSED: record it, free the slot, return its record.
     pub fn remove(&mut self, idx: u32, cx: &mut Cx, cause: Cause) -> SocketRecord {
+        self.unverify(idx);
         let s = self.get_mut(idx);
         s.set_state(cx, State::Closed, cause);
         s.bits &= !LIVE;
