@@ -42,6 +42,7 @@
 
 pub mod deadline;
 pub mod heap;
+pub mod hint;
 pub mod lane;
 pub mod link;
 pub mod queue;
