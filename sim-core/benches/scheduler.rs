@@ -12,9 +12,10 @@
 //! * `hold/sim` — the whole [`Sim`] (`schedule` + `step`), as the harness sees it.
 //! * `hold/sim_lane` — the whole [`Sim`] with every event in one FIFO lane
 //!   (`schedule_in_lane` + `step`), as segment hops over fixed-delay links go.
-//! * `deadline_hold/{lazy,indexed}` — `n` per-host deadlines: pop the earliest and
-//!   re-arm that host ([`LazyDeadlines`] vs [`IndexedDeadlines`]).
-//! * `deadline_rearm/{lazy,indexed}` — the same plus re-arming one other random
+//! * `deadline_hold/{lazy,indexed,in_place}` — `n` per-host deadlines: pop the
+//!   earliest and re-arm that host ([`LazyDeadlines`], [`IndexedDeadlines`],
+//!   [`InPlaceDeadlines`]).
+//! * `deadline_rearm/{lazy,indexed,in_place}` — the same plus re-arming one other random
 //!   host per event (a segment arrival re-arms the receiving host's timer), the
 //!   case where lazy cancellation leaves stale entries behind.
 //!
@@ -36,8 +37,8 @@ use priority_queue::PriorityQueue;
 use sim_core::deadline::IdHasher;
 use sim_core::rng::below;
 use sim_core::{
-    DeadlineSet, EventQueue, Fired, IndexedDeadlines, Key, LazyDeadlines, MasterSeed, Sim,
-    SimDuration, SimTime,
+    DeadlineSet, EventQueue, Fired, InPlaceDeadlines, IndexedDeadlines, Key, LazyDeadlines,
+    MasterSeed, Sim, SimDuration, SimTime,
 };
 
 const SIZES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
@@ -198,8 +199,10 @@ fn deadline_bench<D: DeadlineSet, M: Measurement>(
 fn deadlines<M: Measurement>(c: &mut Criterion<M>) {
     deadline_bench::<LazyDeadlines, M>(c, "deadline_hold", "lazy", false);
     deadline_bench::<IndexedDeadlines, M>(c, "deadline_hold", "indexed", false);
+    deadline_bench::<InPlaceDeadlines, M>(c, "deadline_hold", "in_place", false);
     deadline_bench::<LazyDeadlines, M>(c, "deadline_rearm", "lazy", true);
     deadline_bench::<IndexedDeadlines, M>(c, "deadline_rearm", "indexed", true);
+    deadline_bench::<InPlaceDeadlines, M>(c, "deadline_rearm", "in_place", true);
 }
 
 /// `struct timespec` on 64-bit Linux.

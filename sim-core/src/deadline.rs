@@ -4,7 +4,7 @@
 //! linger) but the harness only needs the earliest of them: after every call into a
 //! host it re-arms that host's single deadline (STYLE.md "Model timers as deadlines
 //! that the caller polls"). Re-arming happens far more often than firing, so the
-//! structure holding these deadlines is on the hot path. Two designs are provided
+//! structure holding these deadlines is on the hot path. Three designs are provided
 //! behind [`DeadlineSet`]:
 //!
 //! * [`LazyDeadlines`]: a min-heap ([`QuadHeap`]) plus the armed key per id and the
@@ -18,11 +18,14 @@
 //!   the id into 16 bytes (as [`crate::EventQueue`]'s do), so ids must be below
 //!   [`LAZY_ID_LIMIT`] = 2^24 and sequence numbers below 2^40; `set` panics past
 //!   either.
+//! * [`InPlaceDeadlines`]: a four-ary heap of the same packed entries that tracks
+//!   where each id's one entry sits, so re-arming moves it up or down in place: no
+//!   stale entries, and a pop needs no re-keying.
 //! * [`IndexedDeadlines`]: the `priority-queue` crate's indexed heap, which updates
 //!   the id's priority in place (`push` on an existing item = `change_priority`),
-//!   so it never holds stale entries.
+//!   behind a hash map from id to position.
 //!
-//! `benches/scheduler.rs` measures both; [`FastDeadlines`] names the faster one,
+//! `benches/scheduler.rs` measures them; [`FastDeadlines`] names the faster one,
 //! which [`crate::Sim`] uses by default.
 
 use std::cmp::Reverse;
@@ -37,14 +40,17 @@ use crate::queue::{Entry, Key, TAG_LIMIT};
 /// the key into 16 bytes.
 pub const LAZY_ID_LIMIT: usize = TAG_LIMIT;
 
-/// The deadline set [`crate::Sim`] uses by default: the faster design in
-/// `benches/scheduler.rs` (thread CPU time, `BENCH_CLOCK=cpu`, 2-vCPU VM, with
-/// lazy re-keying and 16-byte packed heap entries). `deadline_hold` (pop the
-/// earliest, re-arm it): 26.2 M/s lazy vs 12.3 M/s indexed at 10^3 hosts, 20.7 vs
-/// 8.3 at 10^4, 15.3 vs 4.9 at 10^5, 4.5 vs 1.2 at 10^6. `deadline_rearm` (plus one
-/// re-arm of another host per event): 12.2 vs 8.6 at 10^3, 9.7 vs 6.0 at 10^4, 7.8
-/// vs 3.5 at 10^5 and 3.1 vs 0.71 at 10^6.
-pub type FastDeadlines = LazyDeadlines;
+/// The deadline set [`crate::Sim`] uses by default: the faster design for a
+/// workload like tcpsim's, where deadlines are re-armed far more often than they
+/// fire (the 40,307-connection `client-close` run re-arms host deadlines 219,878
+/// times and pops 46,960). `benches/scheduler.rs`, thread CPU time
+/// (`BENCH_CLOCK=cpu`, 2-vCPU VM), M operations/s at 10^3 and 10^4 ids:
+/// `deadline_rearm` (pop the earliest, re-arm it, re-arm one more id) 17.1 / 12.7
+/// in place vs 11.8 / 9.3 lazy; `deadline_hold` (pop and re-arm only) 23.3 / 16.2
+/// in place vs 24.9 / 20.7 lazy. On that run, in place takes 0.6 % fewer
+/// instructions in all (callgrind). Earlier runs of the same benchmarks put
+/// [`IndexedDeadlines`] at about half of lazy.
+pub type FastDeadlines = InPlaceDeadlines;
 
 /// At most one pending deadline per `usize` id, ordered by [`Key`].
 pub trait DeadlineSet: Default {
@@ -188,6 +194,137 @@ impl DeadlineSet for LazyDeadlines {
     }
 }
 
+/// Marks an id without a heap entry in [`InPlaceDeadlines::pos`].
+const NOWHERE: u32 = u32::MAX;
+
+/// A four-ary min-heap of packed entries that knows where each id's one entry
+/// sits: re-arming rewrites that entry and moves it up or down in place, so the heap
+/// never holds stale entries and a pop needs no re-keying. Ids below
+/// [`LAZY_ID_LIMIT`], sequence numbers below 2^40 (the same packing as
+/// [`LazyDeadlines`]).
+#[derive(Default)]
+pub struct InPlaceDeadlines {
+    heap: Vec<Entry>,
+    /// Index in `heap` of each id's entry; [`NOWHERE`] when it is not armed.
+    pos: Vec<u32>,
+}
+
+impl InPlaceDeadlines {
+    #[inline]
+    fn put(&mut self, i: usize, e: Entry) {
+        self.heap[i] = e;
+        self.pos[e.tag()] = i as u32;
+    }
+
+    /// Writes `e` into the hole at `i`, or higher up while its parent is later.
+    fn sift_up(&mut self, mut i: usize, e: Entry) {
+        while i > 0 {
+            let parent = (i - 1) / 4;
+            let p = self.heap[parent];
+            if p <= e {
+                break;
+            }
+            self.put(i, p);
+            i = parent;
+        }
+        self.put(i, e);
+    }
+
+    /// Writes `e` into the hole at `i`, or lower down while a child is earlier.
+    fn sift_down(&mut self, mut i: usize, e: Entry) {
+        let n = self.heap.len();
+        loop {
+            let first = 4 * i + 1;
+            if first >= n {
+                break;
+            }
+            let (mut best, mut child) = (first, self.heap[first]);
+            for c in first + 1..(first + 4).min(n) {
+                if self.heap[c] < child {
+                    (best, child) = (c, self.heap[c]);
+                }
+            }
+            if child >= e {
+                break;
+            }
+            self.put(i, child);
+            i = best;
+        }
+        self.put(i, e);
+    }
+
+    /// Writes `e` into the hole at `i` and restores the heap order around it.
+    fn fill(&mut self, i: usize, e: Entry) {
+        if i > 0 && self.heap[(i - 1) / 4] > e {
+            self.sift_up(i, e);
+        } else {
+            self.sift_down(i, e);
+        }
+    }
+
+    /// Removes and returns the entry at `i`.
+    fn remove_at(&mut self, i: usize) -> Entry {
+        let e = self.heap[i];
+        self.pos[e.tag()] = NOWHERE;
+        let last = self.heap.pop().expect("an entry at i");
+        if i < self.heap.len() {
+            self.fill(i, last);
+        }
+        e
+    }
+}
+
+impl DeadlineSet for InPlaceDeadlines {
+    /// Panics if `id` is not below [`LAZY_ID_LIMIT`] (2^24) or `key.seq` not
+    /// below [`SEQ_LIMIT`](crate::queue::SEQ_LIMIT) (2^40).
+    fn set(&mut self, id: usize, key: Key) {
+        let e = Entry::new(key, id);
+        if id >= self.pos.len() {
+            self.pos.resize(id + 1, NOWHERE);
+        }
+        match self.pos[id] {
+            NOWHERE => {
+                self.heap.push(e);
+                self.sift_up(self.heap.len() - 1, e);
+            }
+            i => self.fill(i as usize, e),
+        }
+    }
+
+    fn clear(&mut self, id: usize) -> bool {
+        match self.pos.get(id) {
+            Some(&i) if i != NOWHERE => {
+                self.remove_at(i as usize);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    #[inline]
+    fn get(&self, id: usize) -> Option<Key> {
+        let i = *self.pos.get(id)?;
+        (i != NOWHERE).then(|| self.heap[i as usize].key())
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<(Key, usize)> {
+        self.heap.first().map(|e| (e.key(), e.tag()))
+    }
+
+    fn pop(&mut self) -> Option<(Key, usize)> {
+        if self.heap.is_empty() {
+            return None;
+        }
+        let e = self.remove_at(0);
+        Some((e.key(), e.tag()))
+    }
+
+    fn len(&self) -> usize {
+        self.heap.len()
+    }
+}
+
 /// A fast, fixed (hence deterministic) hasher for dense integer ids: one
 /// multiply-rotate per word, as in rustc's FxHasher.
 #[derive(Default, Clone, Copy)]
@@ -286,17 +423,19 @@ mod tests {
     }
 
     #[test]
-    fn both_designs_fire_the_latest_arming_in_key_order() {
+    fn every_design_fires_the_latest_arming_in_key_order() {
         let want = vec![(k(10, 2), 3), (k(60, 4), 1), (k(60, 5), 2)];
         assert_eq!(script::<LazyDeadlines>(), want);
         assert_eq!(script::<IndexedDeadlines>(), want);
+        assert_eq!(script::<InPlaceDeadlines>(), want);
     }
 
     #[test]
-    fn both_designs_agree_under_random_rearming() {
+    fn every_design_agrees_under_random_rearming() {
         use crate::rng::{MasterSeed, below};
         let mut rng = MasterSeed(5).stream("deadline-model");
         let (mut lazy, mut indexed) = (LazyDeadlines::default(), IndexedDeadlines::default());
+        let mut in_place = InPlaceDeadlines::default();
         let (mut now, mut seq) = (0u64, 0u64);
         for _ in 0..50_000 {
             let id = below(&mut rng, 50) as usize;
@@ -306,19 +445,28 @@ mod tests {
                     seq += 1;
                     lazy.set(id, key);
                     indexed.set(id, key);
+                    in_place.set(id, key);
                 }
-                3 => assert_eq!(lazy.clear(id), indexed.clear(id)),
+                3 => {
+                    let cleared = lazy.clear(id);
+                    assert_eq!(cleared, indexed.clear(id));
+                    assert_eq!(cleared, in_place.clear(id));
+                }
                 _ => {
                     let got = lazy.pop();
                     assert_eq!(got, indexed.pop());
+                    assert_eq!(got, in_place.pop());
                     if let Some((key, _)) = got {
                         now = key.time.as_nanos();
                     }
                 }
             }
             assert_eq!(lazy.len(), indexed.len());
+            assert_eq!(lazy.len(), in_place.len());
             assert_eq!(lazy.peek(), indexed.peek());
+            assert_eq!(lazy.peek(), in_place.peek());
             assert_eq!(lazy.get(id), indexed.get(id));
+            assert_eq!(lazy.get(id), in_place.get(id));
         }
     }
 

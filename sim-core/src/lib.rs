@@ -50,7 +50,7 @@ pub mod rng;
 pub mod sim;
 pub mod time;
 
-pub use deadline::{DeadlineSet, FastDeadlines, IndexedDeadlines, LazyDeadlines};
+pub use deadline::{DeadlineSet, FastDeadlines, InPlaceDeadlines, IndexedDeadlines, LazyDeadlines};
 pub use lane::LaneId;
 pub use link::{
     Bandwidth, DropReason, Fault, FaultModel, Link, LinkConfig, LinkError, LinkStats, Loss, Outage,

@@ -362,7 +362,7 @@ impl<E, D: DeadlineSet> Sim<E, D> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deadline::{IndexedDeadlines, LazyDeadlines};
+    use crate::deadline::{InPlaceDeadlines, IndexedDeadlines, LazyDeadlines};
 
     fn t(ns: u64) -> SimTime {
         SimTime::from_nanos(ns)
@@ -475,7 +475,7 @@ mod tests {
     }
 
     #[test]
-    fn deadlines_rearm_and_disarm_identically_in_both_designs() {
+    fn deadlines_rearm_and_disarm_identically_in_every_design() {
         let want = vec![
             (40, Fired::Deadline(0)),
             (60, Fired::Event(7)),
@@ -483,6 +483,7 @@ mod tests {
         ];
         assert_eq!(rearm_script::<LazyDeadlines>(), want);
         assert_eq!(rearm_script::<IndexedDeadlines>(), want);
+        assert_eq!(rearm_script::<InPlaceDeadlines>(), want);
     }
 
     #[test]
