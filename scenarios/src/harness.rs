@@ -39,7 +39,6 @@ use std::fmt::Write as _;
 use analysis::schema::{
     ConnectionRow, Outcome, StatesRow, SummaryRow, TimeseriesRow, TransitionRow,
 };
-use sim_core::hint::prefetch;
 use sim_core::link::Verdict;
 use sim_core::rng::{below, chance, exponential};
 use sim_core::{Fired, LaneId, MasterSeed, Sim, SimDuration, SimTime, StreamRng};
@@ -578,9 +577,6 @@ impl<'a> World<'a> {
                     return Ok(()); // a silent or spoofed address: nobody is there
                 };
                 let verdict = self.links[2 * h as usize + 1].pass(now, &seg);
-                if !matches!(verdict, Verdict::Drop(_)) {
-                    self.prefetch_delivery(h, &seg);
-                }
                 self.forward(verdict, Ev::Deliver { host: h, seg });
             }
             Ev::Deliver { host, seg } => {
@@ -672,24 +668,8 @@ impl<'a> World<'a> {
             }
         }
         let verdict = self.links[2 * h as usize].pass(now, &seg);
-        if !matches!(verdict, Verdict::Drop(_))
-            && let Some(d) = host_of(seg.dst.addr, self.hosts.len())
-        {
-            // The switch hands it to d's down-link one link delay from now.
-            prefetch(&self.links[2 * d as usize + 1]);
-        }
         self.forward(verdict, Ev::AtSwitch(seg));
         Ok(())
-    }
-
-    /// Cache hints for delivering `seg` to host `h` one link delay from now: the
-    /// host, the first slot its socket lookup reads, and its up-link (which carries
-    /// its answer). See `sim_core::hint`; results do not depend on them.
-    fn prefetch_delivery(&self, h: u32, seg: &Segment) {
-        let host = &self.hosts[h as usize];
-        prefetch(host);
-        host.prefetch(seg);
-        prefetch(&self.links[2 * h as usize]);
     }
 
     /// Schedules what comes out of a link: `ev` once, twice (duplicated) or never.

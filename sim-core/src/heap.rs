@@ -12,7 +12,7 @@
 //!   in memory (64 bytes of 16-byte entries: one or two cache lines);
 //! * sifts move a "hole" rather than swapping, and because entries are `Copy`
 //!   (keys and slab indices; payloads live elsewhere) this needs no `unsafe` (the
-//!   prefetch hint is `crate::hint`);
+//!   only `unsafe` here is the prefetch hint);
 //! * pops are *deferred*: `pop` moves the last entry into the root and only marks
 //!   the root dirty. A `push` that follows (the common case: an event handler
 //!   schedules the next event) writes the new entry at the root, returns the
@@ -180,10 +180,7 @@ impl<T: Copy + Ord, const BY_VALUE: bool> QuadHeap<T, BY_VALUE> {
         // Full groups of four children: the hot loop.
         while let Some(k) = v.get(4 * i + 1..4 * i + 5) {
             if deep && let Some(grandchildren) = v.get(16 * i + 5..16 * i + 21) {
-                // The 16 grandchildren (the next level, 256 bytes, four or five
-                // lines) arrive while this level compares: a level then costs a
-                // comparison instead of a cache miss.
-                crate::hint::prefetch(grandchildren);
+                prefetch(grandchildren);
             }
             let (child, best) = tournament::<T, BY_VALUE>(k.try_into().expect("four children"));
             v[i] = child;
@@ -232,6 +229,33 @@ fn tournament<T: Copy + Ord, const BY_VALUE: bool>(k: &[T; 4]) -> (T, usize) {
 /// Heaps longer than this (64 KiB of 16-byte entries, more than the L1 data cache)
 /// prefetch while sifting; shorter ones are cache-resident anyway.
 const PREFETCH_FROM: usize = 4096;
+
+/// Asks the CPU to start loading every cache line of `s`: while a sift compares a
+/// node's children, the 16 grandchildren (the next level, 256 bytes, four or five
+/// lines) arrive, so a level costs a comparison instead of a cache miss. A hint
+/// only: no effect on results, and none off x86-64.
+#[inline(always)]
+fn prefetch<T>(s: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let (p, bytes) = (s.as_ptr().cast::<i8>(), std::mem::size_of_val(s));
+        // Every 64 bytes from the first, and the last byte (`s` need not start on
+        // a line boundary).
+        let mut offset = 0;
+        while offset < bytes + 63 {
+            // SAFETY: `_mm_prefetch` is `unsafe` only for its `sse` target feature,
+            // which every x86-64 CPU has; a prefetch never faults, and the address
+            // lies inside `s` anyway.
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(offset.min(bytes.saturating_sub(1))))
+            };
+            offset += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = s;
+}
 
 #[cfg(test)]
 mod tests {

@@ -42,7 +42,6 @@
 
 pub mod deadline;
 pub mod heap;
-pub mod hint;
 pub mod lane;
 pub mod link;
 pub mod queue;
