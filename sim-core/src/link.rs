@@ -315,11 +315,13 @@ impl Loss {
     }
 
     /// The fault model for this loss, or `None` if it can never lose anything.
-    fn fault_model(&self) -> Option<Box<dyn FaultModel>> {
+    fn fault_model(&self) -> Option<LossModel> {
         match *self {
             Loss::Bernoulli { p: 0.0 } => None,
-            Loss::Bernoulli { p } => Some(Box::new(Bernoulli { p })),
-            Loss::GilbertElliott { p, r, h, k } => Some(Box::new(GilbertElliott::new(p, r, h, k))),
+            Loss::Bernoulli { p } => Some(LossModel::Bernoulli(Bernoulli { p })),
+            Loss::GilbertElliott { p, r, h, k } => {
+                Some(LossModel::GilbertElliott(GilbertElliott::new(p, r, h, k)))
+            }
         }
     }
 }
@@ -527,6 +529,7 @@ pub struct Bernoulli {
 }
 
 impl FaultModel for Bernoulli {
+    #[inline]
     fn judge(&mut self, _now: SimTime, rng: &mut StreamRng) -> Fault {
         if chance(rng, self.p) {
             Fault::Drop(DropReason::Loss)
@@ -563,6 +566,7 @@ impl GilbertElliott {
 }
 
 impl FaultModel for GilbertElliott {
+    #[inline]
     fn judge(&mut self, _now: SimTime, rng: &mut StreamRng) -> Fault {
         let (leave, loss) = if self.bad {
             (self.r, self.loss_bad)
@@ -580,6 +584,23 @@ impl FaultModel for GilbertElliott {
     }
 }
 
+/// A link's loss model, held by value so the per-segment call is a direct one.
+#[derive(Clone, Copy, Debug)]
+enum LossModel {
+    Bernoulli(Bernoulli),
+    GilbertElliott(GilbertElliott),
+}
+
+impl FaultModel for LossModel {
+    #[inline]
+    fn judge(&mut self, now: SimTime, rng: &mut StreamRng) -> Fault {
+        match self {
+            LossModel::Bernoulli(m) => m.judge(now, rng),
+            LossModel::GilbertElliott(m) => m.judge(now, rng),
+        }
+    }
+}
+
 /// Delivers a segment twice with probability `p` (netem's `duplicate`).
 #[derive(Clone, Copy, Debug)]
 pub struct Duplication {
@@ -588,6 +609,7 @@ pub struct Duplication {
 }
 
 impl FaultModel for Duplication {
+    #[inline]
     fn judge(&mut self, _now: SimTime, rng: &mut StreamRng) -> Fault {
         if chance(rng, self.p) {
             Fault::Duplicate
@@ -631,6 +653,7 @@ impl Outages {
 }
 
 impl FaultModel for Outages {
+    #[inline]
     fn judge(&mut self, now: SimTime, _rng: &mut StreamRng) -> Fault {
         if self.is_down(now) {
             Fault::Drop(DropReason::Outage)
@@ -686,7 +709,12 @@ pub struct Link {
     waiting: VecDeque<SimTime>,
     busy_until: SimTime,
     last_arrival: SimTime,
-    faults: Vec<Box<dyn FaultModel>>,
+    // The fault models in the order they are consulted: the built-in ones by value
+    // (direct calls on the per-segment path), then any added with `with_fault`.
+    outages: Option<Outages>,
+    loss: Option<LossModel>,
+    duplication: Option<Duplication>,
+    custom: Vec<Box<dyn FaultModel>>,
     stats: LinkStats,
 }
 
@@ -695,16 +723,6 @@ impl Link {
     /// documented order (outages, loss, duplication).
     pub fn new(config: &LinkConfig) -> Result<Link, LinkError> {
         config.validate()?;
-        let mut faults: Vec<Box<dyn FaultModel>> = Vec::new();
-        if !config.outages.is_empty() {
-            faults.push(Box::new(Outages::new(&config.outages)));
-        }
-        faults.extend(config.loss.fault_model());
-        if config.duplicate > 0.0 {
-            faults.push(Box::new(Duplication {
-                p: config.duplicate,
-            }));
-        }
         Ok(Link {
             delay: config.delay,
             jitter: config.jitter,
@@ -714,15 +732,57 @@ impl Link {
             waiting: VecDeque::new(),
             busy_until: SimTime::ZERO,
             last_arrival: SimTime::ZERO,
-            faults,
+            outages: (!config.outages.is_empty()).then(|| Outages::new(&config.outages)),
+            loss: config.loss.fault_model(),
+            duplication: (config.duplicate > 0.0).then_some(Duplication {
+                p: config.duplicate,
+            }),
+            custom: Vec::new(),
             stats: LinkStats::default(),
         })
     }
 
     /// Appends a custom fault model, consulted after the built-in ones.
     pub fn with_fault(mut self, fault: Box<dyn FaultModel>) -> Self {
-        self.faults.push(fault);
+        self.custom.push(fault);
         self
+    }
+
+    /// Consults the fault models in order: whether to duplicate and the extra
+    /// delay, or the reason to drop (then later models are not consulted, and draw
+    /// nothing).
+    #[inline]
+    fn judge(
+        &mut self,
+        now: SimTime,
+        rng: &mut StreamRng,
+    ) -> Result<(bool, SimDuration), DropReason> {
+        let (mut duplicate, mut extra) = (false, SimDuration::ZERO);
+        let mut apply = |fault: Fault| match fault {
+            Fault::Pass => Ok(()),
+            Fault::Duplicate => {
+                duplicate = true;
+                Ok(())
+            }
+            Fault::Delay(d) => {
+                extra += d;
+                Ok(())
+            }
+            Fault::Drop(reason) => Err(reason),
+        };
+        if let Some(m) = &mut self.outages {
+            apply(m.judge(now, rng))?;
+        }
+        if let Some(m) = &mut self.loss {
+            apply(m.judge(now, rng))?;
+        }
+        if let Some(m) = &mut self.duplication {
+            apply(m.judge(now, rng))?;
+        }
+        for m in &mut self.custom {
+            apply(m.judge(now, rng))?;
+        }
+        Ok((duplicate, extra))
     }
 
     /// What the link does with a segment of `size_bytes` (the whole packet as it
@@ -730,16 +790,10 @@ impl Link {
     /// calls. Draws only from `rng`, which must be this link's own stream.
     pub fn transmit(&mut self, now: SimTime, size_bytes: u32, rng: &mut StreamRng) -> Verdict {
         self.stats.offered += 1;
-        let mut duplicate = false;
-        let mut extra = SimDuration::ZERO;
-        for fault in &mut self.faults {
-            match fault.judge(now, rng) {
-                Fault::Pass => {}
-                Fault::Duplicate => duplicate = true,
-                Fault::Delay(d) => extra += d,
-                Fault::Drop(reason) => return self.drop(reason),
-            }
-        }
+        let (duplicate, extra) = match self.judge(now, rng) {
+            Ok(judged) => judged,
+            Err(reason) => return self.drop(reason),
+        };
         let sent = match self.bandwidth {
             None => now,
             Some(bw) => {
