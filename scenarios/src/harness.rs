@@ -204,7 +204,7 @@ struct Conn {
     dst: SockAddr,
     retransmits: u32,
     stale_accepted: u32,
-    /// 0 until known (ephemeral ports are never 0).
+    /// The client socket's port; 0 if it has none (ephemeral ports are never 0).
     client_port: u16,
     /// The first error each application saw or its socket ended with.
     error: [Option<Errno>; 2],
@@ -309,6 +309,8 @@ struct World<'a> {
     conn_base: u64,
     active: u64,
     arrivals_open: bool,
+    /// Whether any group's clients may vanish (`workload.client_vanish` > 0).
+    vanishing: bool,
     dirty: Vec<u32>,
     trace: bool,
     sinks: Sinks<'a>,
@@ -418,6 +420,7 @@ impl<'a> World<'a> {
             conn_base: 0,
             active: 0,
             arrivals_open: true,
+            vanishing: sc.resolved.iter().any(|g| g.workload.client_vanish.0 > 0.0),
             dirty: Vec::new(),
             trace,
             sinks,
@@ -580,7 +583,7 @@ impl<'a> World<'a> {
                 self.forward(verdict, Ev::Deliver { host: h, seg });
             }
             Ev::Deliver { host, seg } => {
-                if !self.is_silenced(seg.conn, host) {
+                if !self.is_silenced_client(seg.conn, host) {
                     let g = self.host_group[host as usize] as usize;
                     self.hosts[host as usize].on_segment(now, &seg, &mut self.groups[g].stats);
                     self.dirty.push(host);
@@ -659,13 +662,8 @@ impl<'a> World<'a> {
         if let Some(p) = self.sinks.pcap.as_deref_mut() {
             p.write(now, &seg)?;
         }
-        if let Some(c) = self.conn_mut(seg.conn) {
-            if c.flag(SILENCED) {
-                return Ok(());
-            }
-            if c.client_port == 0 && c.client_host == h {
-                c.client_port = seg.src.port;
-            }
+        if self.is_silenced(seg.conn) {
+            return Ok(());
         }
         let verdict = self.links[2 * h as usize].pass(now, &seg);
         self.forward(verdict, Ev::AtSwitch(seg));
@@ -684,11 +682,17 @@ impl<'a> World<'a> {
         }
     }
 
-    /// Whether `host` is the vanished client of connection `conn`: it receives
-    /// nothing of that connection any more (what it sent before is still in flight).
-    fn is_silenced(&self, conn: ConnId, host: u32) -> bool {
-        self.conn(conn)
-            .is_some_and(|c| c.flag(SILENCED) && c.client_host == host)
+    /// Whether connection `conn`'s client vanished: nothing of it is sent any
+    /// more, and its client receives nothing of it (what was sent before is still
+    /// in flight). Without `workload.client_vanish` no connection vanishes, and
+    /// the connection (a cache miss per segment at scale) is not looked at.
+    fn is_silenced(&self, conn: ConnId) -> bool {
+        self.vanishing && self.conn(conn).is_some_and(|c| c.flag(SILENCED))
+    }
+
+    /// Whether `host` is the vanished client of connection `conn`.
+    fn is_silenced_client(&self, conn: ConnId, host: u32) -> bool {
+        self.is_silenced(conn) && self.conn(conn).is_some_and(|c| c.client_host == host)
     }
 
     /// The slab slot of a connection in flight.
@@ -754,7 +758,12 @@ impl<'a> World<'a> {
             flags: if vanish { VANISH } else { 0 },
         };
         match res {
-            Ok(sock) => conn.set_sock(Who::Client, sock),
+            Ok(sock) => {
+                conn.set_sock(Who::Client, sock);
+                conn.client_port = self.hosts[client_host as usize]
+                    .local_port(sock)
+                    .expect("a socket connect() just made");
+            }
             Err(Errno::EADDRNOTAVAIL) => conn.flags |= PORT_EXHAUSTED,
             Err(e) => conn.error_once(Who::Client, e),
         }
@@ -933,9 +942,6 @@ impl<'a> World<'a> {
                 // A socket's record is handed over when it is freed, so the last
                 // one (which ends the connection) closed now.
                 debug_assert_eq!(rec.closed_at, now);
-                if who == Who::Client && c.client_port == 0 {
-                    c.client_port = rec.local.port;
-                }
                 let w = who as usize;
                 c.handle[w] = rec.path.bits();
                 c.error[w] = c.error[w].or(rec.error);

@@ -1,5 +1,6 @@
 //! Golden outputs: a fingerprint of every output table of every built-in scenario
-//! (with 2 % loss and `--trace`, so retransmission and every state change count).
+//! (with 2 % loss and `--trace`, so retransmission and every state change count),
+//! and of variants that exercise what the built-ins do not (vanishing clients).
 //!
 //! A speed-up must leave these bytes alone; this test is how "byte-identical
 //! before and after each optimisation" is checked. A deliberate change of the model
@@ -36,9 +37,19 @@ fn without_column(text: &str, name: &str) -> String {
 
 #[test]
 fn every_builtin_scenario_gives_its_recorded_bytes() {
+    // Every built-in scenario, then variants for paths the built-ins leave idle.
+    let variants: &[(&str, &str)] = &[("client-close+vanish", "workload.client_vanish=0.3")];
+    let runs = ALL
+        .iter()
+        .map(|b| (b.name, b.name, None))
+        .chain(variants.iter().map(|&(label, set)| {
+            let name = label.split('+').next().expect("a scenario name");
+            (label, name, Some(set))
+        }));
     let mut lines = Vec::new();
-    for b in ALL {
-        let r = common::run(b.name, &["link.loss=0.02"], true);
+    for (label, name, set) in runs {
+        let sets: Vec<&str> = ["link.loss=0.02"].into_iter().chain(set).collect();
+        let r = common::run(name, &sets, true);
         for f in common::TABLES {
             let bytes = std::fs::read(r.dir.join(f)).unwrap();
             let bytes = if f == "summary.csv" {
@@ -48,7 +59,7 @@ fn every_builtin_scenario_gives_its_recorded_bytes() {
             };
             lines.push(format!(
                 "{:<20} {:<16} {:>9} bytes  {:016x}",
-                b.name,
+                label,
                 f,
                 bytes.len(),
                 fnv(&bytes)

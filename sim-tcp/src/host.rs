@@ -1017,6 +1017,12 @@ impl Host {
         self.sock(id).map(|s| s.state)
     }
 
+    /// Local port of a socket handle (None once it is gone or became a mini-socket):
+    /// for a connect()ed socket, the ephemeral port it was given.
+    pub fn local_port(&self, id: SocketId) -> Option<u16> {
+        self.sock(id).map(|s| s.local_port)
+    }
+
     /// State of the connection `local_port ↔ remote`, mini-sockets included.
     pub fn state_of(&self, local_port: u16, remote: SockAddr) -> Option<State> {
         self.view(local_port, remote).map(|(state, _)| state)
