@@ -704,21 +704,28 @@ pub struct LinkStats {
 /// Laid out for the common case: a run has thousands of links, each used once
 /// every few hundred events, so a segment's pass mostly finds its link out of
 /// cache. Everything a pass reads on a link with delay, jitter and loss only sits
-/// in its first two cache lines (`repr(C)`, 64-byte aligned); the other fault
-/// models and the bandwidth queue are read only when the link has them.
+/// in its first cache line (`repr(C)`, 64-byte aligned: 58 bytes); the other
+/// fault models, the bandwidth queue and the drop counters are read only when the
+/// link has them or drops.
 #[derive(Debug)]
 #[repr(C, align(64))]
 pub struct Link {
-    stats: LinkStats,
     delay: SimDuration,
     jitter: SimDuration,
     last_arrival: SimTime,
     loss: Option<LossModel>,
     bandwidth: Option<Bandwidth>,
+    /// [`LinkStats::delivered`]; the other counters are below, and `offered` is
+    /// their sum (every segment offered is delivered or dropped).
+    delivered: u64,
     reorder: bool,
     /// Whether any fault model besides `loss` is present (outages, duplication,
     /// custom ones): only then are they consulted.
     more_faults: bool,
+    duplicated: u64,
+    lost: u64,
+    outage_drops: u64,
+    queue_drops: u64,
     // The fault models in the order they are consulted: `outages`, `loss`,
     // `duplication`, then any added with `with_fault`.
     outages: Option<Outages>,
@@ -749,11 +756,15 @@ impl Link {
             waiting: VecDeque::new(),
             busy_until: SimTime::ZERO,
             last_arrival: SimTime::ZERO,
+            delivered: 0,
+            duplicated: 0,
+            lost: 0,
+            outage_drops: 0,
+            queue_drops: 0,
             outages,
             loss: config.loss.fault_model(),
             duplication,
             custom: Vec::new(),
-            stats: LinkStats::default(),
         })
     }
 
@@ -809,7 +820,6 @@ impl Link {
     /// occupies the wire) handed to it at `now`. `now` must not decrease between
     /// calls. Draws only from `rng`, which must be this link's own stream.
     pub fn transmit(&mut self, now: SimTime, size_bytes: u32, rng: &mut StreamRng) -> Verdict {
-        self.stats.offered += 1;
         let (duplicate, extra) = match self.judge(now, rng) {
             Ok(judged) => judged,
             Err(reason) => return self.drop(reason),
@@ -833,9 +843,9 @@ impl Link {
         };
         let base = sent + self.delay + extra;
         let first = self.arrival(base, rng);
-        self.stats.delivered += 1;
+        self.delivered += 1;
         if duplicate {
-            self.stats.duplicated += 1;
+            self.duplicated += 1;
             Verdict::Duplicate(first, self.arrival(base, rng))
         } else {
             Verdict::Deliver(first)
@@ -857,9 +867,9 @@ impl Link {
 
     fn drop(&mut self, reason: DropReason) -> Verdict {
         match reason {
-            DropReason::Loss => self.stats.lost += 1,
-            DropReason::Outage => self.stats.outage_drops += 1,
-            DropReason::QueueFull => self.stats.queue_drops += 1,
+            DropReason::Loss => self.lost += 1,
+            DropReason::Outage => self.outage_drops += 1,
+            DropReason::QueueFull => self.queue_drops += 1,
         }
         Verdict::Drop(reason)
     }
@@ -876,7 +886,39 @@ impl Link {
     }
 
     /// What the link has done so far.
-    pub fn stats(&self) -> &LinkStats {
-        &self.stats
+    pub fn stats(&self) -> LinkStats {
+        LinkStats {
+            offered: self.delivered + self.lost + self.outage_drops + self.queue_drops,
+            delivered: self.delivered,
+            duplicated: self.duplicated,
+            lost: self.lost,
+            outage_drops: self.outage_drops,
+            queue_drops: self.queue_drops,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_every_pass_reads_sits_in_the_first_cache_line() {
+        use std::mem::{align_of, offset_of, size_of};
+        assert_eq!(align_of::<Link>(), 64);
+        assert_eq!(size_of::<Option<LossModel>>(), 16);
+        let end = offset_of!(Link, more_faults) + 1;
+        assert!(end <= 64, "the hot fields end at byte {end}");
+        for hot in [
+            offset_of!(Link, delay),
+            offset_of!(Link, jitter),
+            offset_of!(Link, last_arrival),
+            offset_of!(Link, loss),
+            offset_of!(Link, bandwidth),
+            offset_of!(Link, delivered),
+            offset_of!(Link, reorder),
+        ] {
+            assert!(hot < end);
+        }
     }
 }
