@@ -92,16 +92,16 @@ pub fn simulate<'a>(sc: &'a Scenario, trace: bool, sinks: Sinks<'a>) -> Result<R
     Ok(w.results())
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 enum Ev {
     /// The next open-loop arrival of a client or attacker group.
     Arrival(u32),
     /// A closed-loop slot of a client group starts its next connection.
     Start { group: u32, slot: u32 },
-    /// A segment has crossed its sender's up-link.
-    AtSwitch(Segment),
-    /// A segment has crossed its receiver's down-link.
-    Deliver { host: u32, seg: Segment },
+    /// A segment (its `Wire` slot) has crossed its sender's up-link.
+    AtSwitch(u32),
+    /// A segment (its `Wire` slot) has crossed its receiver's down-link.
+    Deliver { host: u32, seg: u32 },
     /// Take a `timeseries.csv` sample.
     Sample,
     /// `run.duration` has passed: no connection starts any more.
@@ -124,6 +124,40 @@ impl Link {
     /// What the link does with `seg` handed to it at `now`.
     fn pass(&mut self, now: SimTime, seg: &Segment) -> Verdict {
         self.link.transmit(now, wire_bytes(seg), &mut self.rng)
+    }
+}
+
+/// The segments on the wire, in a slab whose slots are reused: events carry a
+/// 4-byte slot instead of the 56-byte segment, so the scheduler moves 32-byte
+/// entries. Lookup only: slots are never iterated.
+#[derive(Default)]
+struct Wire {
+    segs: Vec<Segment>,
+    free: Vec<u32>,
+}
+
+impl Wire {
+    fn put(&mut self, seg: Segment) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.segs[i as usize] = seg;
+                i
+            }
+            None => {
+                self.segs.push(seg);
+                u32::try_from(self.segs.len() - 1).expect("fewer than 2^32 segments in flight")
+            }
+        }
+    }
+
+    fn get(&self, i: u32) -> Segment {
+        self.segs[i as usize]
+    }
+
+    /// The segment, whose slot is free again.
+    fn take(&mut self, i: u32) -> Segment {
+        self.free.push(i);
+        self.segs[i as usize]
     }
 }
 
@@ -293,6 +327,7 @@ struct World<'a> {
     lanes: Vec<(SimDuration, LaneId)>,
     hosts: Vec<Host>,
     host_group: Vec<u32>,
+    wire: Wire,
     /// Up-link of host h at 2h, down-link at 2h + 1.
     links: Vec<Link>,
     groups: Vec<GroupRt>,
@@ -411,6 +446,7 @@ impl<'a> World<'a> {
             lanes,
             hosts,
             host_group,
+            wire: Wire::default(),
             links,
             groups,
             servers,
@@ -575,14 +611,17 @@ impl<'a> World<'a> {
                     self.start(group, Some(slot))?;
                 }
             }
-            Ev::AtSwitch(seg) => {
+            Ev::AtSwitch(slot) => {
+                let seg = self.wire.get(slot);
                 let Some(h) = host_of(seg.dst.addr, self.hosts.len()) else {
+                    self.wire.take(slot);
                     return Ok(()); // a silent or spoofed address: nobody is there
                 };
                 let verdict = self.links[2 * h as usize + 1].pass(now, &seg);
-                self.forward(verdict, Ev::Deliver { host: h, seg });
+                self.forward(verdict, slot, |seg| Ev::Deliver { host: h, seg });
             }
-            Ev::Deliver { host, seg } => {
+            Ev::Deliver { host, seg: slot } => {
+                let seg = self.wire.take(slot);
                 if !self.is_silenced_client(seg.conn, host) {
                     let g = self.host_group[host as usize] as usize;
                     self.hosts[host as usize].on_segment(now, &seg, &mut self.groups[g].stats);
@@ -666,19 +705,24 @@ impl<'a> World<'a> {
             return Ok(());
         }
         let verdict = self.links[2 * h as usize].pass(now, &seg);
-        self.forward(verdict, Ev::AtSwitch(seg));
+        let slot = self.wire.put(seg);
+        self.forward(verdict, slot, Ev::AtSwitch);
         Ok(())
     }
 
-    /// Schedules what comes out of a link: `ev` once, twice (duplicated) or never.
-    fn forward(&mut self, verdict: Verdict, ev: Ev) {
+    /// Schedules what comes out of a link for the segment in `slot`: `ev` once,
+    /// twice (duplicated: the copy gets its own slot) or never (the slot is freed).
+    fn forward(&mut self, verdict: Verdict, slot: u32, ev: impl Fn(u32) -> Ev) {
         match verdict {
-            Verdict::Deliver(t) => self.schedule(t, ev),
+            Verdict::Deliver(t) => self.schedule(t, ev(slot)),
             Verdict::Duplicate(t1, t2) => {
-                self.schedule(t1, ev.clone());
-                self.schedule(t2, ev);
+                let copy = self.wire.put(self.wire.get(slot));
+                self.schedule(t1, ev(slot));
+                self.schedule(t2, ev(copy));
             }
-            Verdict::Drop(_) => {}
+            Verdict::Drop(_) => {
+                self.wire.take(slot);
+            }
         }
     }
 

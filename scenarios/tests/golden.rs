@@ -1,6 +1,7 @@
 //! Golden outputs: a fingerprint of every output table of every built-in scenario
 //! (with 2 % loss and `--trace`, so retransmission and every state change count),
-//! and of variants that exercise what the built-ins do not (vanishing clients).
+//! and of variants that exercise what the built-ins do not (vanishing clients,
+//! duplication and jitter).
 //!
 //! A speed-up must leave these bytes alone; this test is how "byte-identical
 //! before and after each optimisation" is checked. A deliberate change of the model
@@ -38,17 +39,23 @@ fn without_column(text: &str, name: &str) -> String {
 #[test]
 fn every_builtin_scenario_gives_its_recorded_bytes() {
     // Every built-in scenario, then variants for paths the built-ins leave idle.
-    let variants: &[(&str, &str)] = &[("client-close+vanish", "workload.client_vanish=0.3")];
+    let variants: &[(&str, &[&str])] = &[
+        ("client-close+vanish", &["workload.client_vanish=0.3"]),
+        (
+            "client-close+dup",
+            &["link.duplicate=0.05", "link.jitter=300us"],
+        ),
+    ];
     let runs = ALL
         .iter()
-        .map(|b| (b.name, b.name, None))
-        .chain(variants.iter().map(|&(label, set)| {
+        .map(|b| (b.name, b.name, &[][..]))
+        .chain(variants.iter().map(|&(label, sets)| {
             let name = label.split('+').next().expect("a scenario name");
-            (label, name, Some(set))
+            (label, name, sets)
         }));
     let mut lines = Vec::new();
-    for (label, name, set) in runs {
-        let sets: Vec<&str> = ["link.loss=0.02"].into_iter().chain(set).collect();
+    for (label, name, more) in runs {
+        let sets: Vec<&str> = ["link.loss=0.02"].iter().chain(more).copied().collect();
         let r = common::run(name, &sets, true);
         for f in common::TABLES {
             let bytes = std::fs::read(r.dir.join(f)).unwrap();
