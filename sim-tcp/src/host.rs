@@ -966,6 +966,7 @@ impl Host {
     // ------------------------------------------------------------- timers
 
     /// The earliest pending deadline of any socket on this host.
+    #[inline]
     pub fn poll_timeout(&self) -> Option<SimTime> {
         earliest(self.timers.peek().map(|(t, _)| t), self.tw.next_deadline())
     }
@@ -1001,11 +1002,13 @@ impl Host {
     // ------------------------------------------------------------ outputs
 
     /// The next segment to put on the wire.
+    #[inline]
     pub fn poll_transmit(&mut self) -> Option<Segment> {
         self.io.out.pop_front()
     }
 
     /// The next application event: `(socket, connection id, event)`.
+    #[inline]
     pub fn poll_event(&mut self) -> Option<(SocketId, ConnId, AppEvent)> {
         self.io.events.pop_front()
     }
