@@ -163,7 +163,9 @@ impl Timers {
         self.arming[idx as usize] == g
     }
 
-    /// Restores "the top, if any, is live" and bounds the stale entries.
+    /// Restores "the top, if any, is live" and bounds the stale entries. Inlined
+    /// (it runs after every arming and disarming); the rare compaction is not.
+    #[inline]
     fn tidy(&mut self) {
         while let Some(e) = self.heap.peek() {
             if self.is_live(&e) {
@@ -172,9 +174,16 @@ impl Timers {
             self.heap.pop();
         }
         if self.heap.len() > 2 * self.armed + 64 {
-            let arming = &self.arming;
-            self.heap.retain(|&(_, idx, g)| arming[idx as usize] == g);
+            self.compact();
         }
+    }
+
+    /// Drops every stale entry: O(n), once at least `armed + 64` accumulated, so
+    /// O(1) amortized per arming.
+    #[inline(never)]
+    fn compact(&mut self) {
+        let arming = &self.arming;
+        self.heap.retain(|&(_, idx, g)| arming[idx as usize] == g);
     }
 
     /// The earliest deadline and its socket.
@@ -745,6 +754,7 @@ impl Host {
     }
 
     /// read(): consume every readable byte; returns how many (0 on a dead handle).
+    #[inline]
     pub fn read(&mut self, _now: SimTime, sock: SocketId, _stats: &mut Stats) -> u64 {
         match self.live_index(sock) {
             Ok(idx) => self.slots[idx as usize].sock.as_mut().map_or(0, Sock::read),
