@@ -218,17 +218,24 @@ const FIFO_BLOCK: usize = 64;
 /// doubles (up to 2× slack per host, and a ring buffer touches all of it), it holds
 /// at most three partly used or spare blocks beyond its entries. An emptied front
 /// block is kept as the spare for the next new back block, so a steady state
-/// allocates nothing.
+/// allocates nothing. The front entry is also kept inline: `poll_timeout` and
+/// `prune` read it after every call into the host, and reaching it through the
+/// block list costs two cache misses on a host not touched for a while.
 #[derive(Default)]
 struct BlockFifo {
     blocks: VecDeque<Vec<Expiry>>,
     /// Entries already popped from the front block.
     head: usize,
     spare: Option<Vec<Expiry>>,
+    /// A copy of the front entry.
+    first: Option<Expiry>,
 }
 
 impl BlockFifo {
     fn push_back(&mut self, e: Expiry) {
+        if self.first.is_none() {
+            self.first = Some(e);
+        }
         match self.blocks.back_mut() {
             Some(b) if b.len() < FIFO_BLOCK => b.push(e),
             _ => {
@@ -242,8 +249,9 @@ impl BlockFifo {
         }
     }
 
+    #[inline]
     fn front(&self) -> Option<&Expiry> {
-        self.blocks.front().and_then(|b| b.get(self.head))
+        self.first.as_ref()
     }
 
     fn pop_front(&mut self) {
@@ -261,6 +269,7 @@ impl BlockFifo {
                 self.spare = Some(b);
             }
         }
+        self.first = self.blocks.front().and_then(|b| b.get(self.head)).copied();
     }
 
     fn heap_bytes(&self) -> usize {
