@@ -652,4 +652,108 @@ mod tests {
     fn object_size() {
         assert_eq!(std::mem::size_of::<super::TwSock>(), 88);
     }
+
+    /// Against a map of the live mini-sockets' expiries: random TIME_WAIT and
+    /// FIN_WAIT_2 inserts, restarts, FIN_WAIT_2 → TIME_WAIT moves, kills and
+    /// expiries. After each step (and a prune, as the host does) the next deadline
+    /// is exactly the earliest live expiry, and expiries pop in time order: the
+    /// fronts `prune` remembers as current never hide a stale one.
+    #[test]
+    fn next_deadline_is_exact_under_restarts_and_kills() {
+        use super::*;
+        use crate::config::{CostModel, TcpConfig};
+        use crate::host::SocketId;
+        use crate::sock::Io;
+        use crate::stats::Stats;
+        use std::collections::BTreeMap;
+
+        let cfg = TcpConfig::default();
+        let cost = CostModel::default();
+        let tw_len = cfg.time_wait_len();
+        let mut io = Io::default();
+        let mut stats = Stats::new();
+        // Transitions out of states these synthetic sockets never entered.
+        for st in [State::TimeWait, State::FinWait2] {
+            stats.states[st.index()].current = u64::MAX / 2;
+        }
+        stats.memory.current = u64::MAX / 2;
+        let mut table = TwTable::default();
+        // Live mini-socket → (expiry, in FIN_WAIT_2).
+        let mut model: BTreeMap<u32, (SimTime, bool)> = BTreeMap::new();
+        let mut rng = crate::hash::SplitMix::new(17);
+        let mut now = SimTime::ZERO;
+        let ms = |n: u32| SimDuration::from_millis(u64::from(n));
+        let remote = SockAddr::new(Addr::new(10, 0, 0, 2), 80);
+        let (mut popped, mut moved) = (0, 0);
+        for step in 0..20_000u32 {
+            let mut cx = Cx {
+                now,
+                cfg: &cfg,
+                cost: &cost,
+                addr: Addr::new(10, 0, 0, 1),
+                io: &mut io,
+                stats: &mut stats,
+            };
+            let live: Vec<u32> = model.keys().copied().collect();
+            let pick = (!live.is_empty()).then(|| live[rng.below(live.len() as u32) as usize]);
+            match (rng.below(6), pick) {
+                (0 | 1, _) => {
+                    let sock = Sock::new(
+                        SocketId::from_bits(0),
+                        &cfg,
+                        now,
+                        (step % 60000) as u16,
+                        remote,
+                        ConnId(u64::from(step)),
+                        Seq(0),
+                        0,
+                    );
+                    let fw2 = (rng.below(2) == 0).then(|| ms(rng.below(90_000)));
+                    let idx = table.insert(&sock, now, tw_len, fw2);
+                    model.insert(idx, (now + fw2.unwrap_or(tw_len), fw2.is_some()));
+                }
+                (2, Some(idx)) => {
+                    // A restart (TIME_WAIT) or the FIN that ends FIN_WAIT_2.
+                    let (_, fw2) = model[&idx];
+                    if fw2 {
+                        table
+                            .get_mut(idx)
+                            .set_state(&mut cx, State::TimeWait, Cause::RecvFin);
+                        moved += 1;
+                    }
+                    table.schedule(idx, now + tw_len, false);
+                    model.insert(idx, (now + tw_len, false));
+                }
+                (3, Some(idx)) => {
+                    table.remove(idx, &mut cx, Cause::RecvRst);
+                    model.remove(&idx);
+                }
+                (4, _) => {
+                    let due = model
+                        .values()
+                        .map(|&(at, _)| at)
+                        .min()
+                        .filter(|&at| at <= now);
+                    match table.pop_due(now) {
+                        Some(idx) => {
+                            assert_eq!(Some(model[&idx].0), due, "step {step}");
+                            table.remove(idx, &mut cx, Cause::TimeWaitExpired);
+                            model.remove(&idx);
+                            popped += 1;
+                        }
+                        None => assert_eq!(due, None, "step {step}"),
+                    }
+                }
+                _ => now = now + ms(rng.below(2_000)),
+            }
+            table.prune();
+            let earliest = model.values().map(|&(at, _)| at).min();
+            assert_eq!(table.next_deadline(), earliest, "step {step}");
+            assert_eq!(table.live as usize, model.len());
+        }
+        assert!(
+            popped > 500 && moved > 500,
+            "{popped} expiries, {moved} moves"
+        );
+    }
 }
