@@ -744,7 +744,7 @@ mod tests {
                         None => assert_eq!(due, None, "step {step}"),
                     }
                 }
-                _ => now = now + ms(rng.below(2_000)),
+                _ => now += ms(rng.below(2_000)),
             }
             table.prune();
             let earliest = model.values().map(|&(at, _)| at).min();
