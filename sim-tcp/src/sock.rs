@@ -471,6 +471,12 @@ impl Sock {
         ) {
             return false;
         }
+        // Nothing unsent and no FIN due (what most ACKs leave): the loop below
+        // would send nothing either.
+        if !self.snd_nxt.lt(self.write_seq) && !(self.fin_queued && self.snd_nxt == self.write_seq)
+        {
+            return false;
+        }
         let limit = self.snd_wnd.min(self.cwnd(cx.cfg)).max(1);
         let mut sent = false;
         while budget > 0 {
