@@ -8,7 +8,10 @@
 //! expiry order in O(1); a restart pushes a new entry and the old one is skipped
 //! lazily (each socket carries a `tag` that every reschedule bumps). FIN_WAIT_2
 //! mini-sockets have per-socket lengths (`max(fin_timeout, 3.5·RTO)`), so they use a
-//! binary heap, again with lazy deletion.
+//! binary heap, again with lazy deletion. The host asks for the next expiry after
+//! every call, so the FIFO keeps its front entry inline and [`TwTable::prune`]
+//! remembers which fronts it already found current: with 10^6 TIME_WAIT sockets
+//! over many hosts, neither the front block nor the oldest socket is in cache.
 //!
 //! Segment processing follows Linux `tcp_timewait_state_process()`.
 
