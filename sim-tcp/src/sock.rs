@@ -447,6 +447,11 @@ impl Sock {
         cfg.initial_window.saturating_mul(self.mss)
     }
 
+    /// Our FIN is queued and next to send (at SND.NXT).
+    fn fin_due(&self) -> bool {
+        self.fin_queued && self.snd_nxt == self.write_seq
+    }
+
     fn our_fin_sent(&self) -> bool {
         self.fin_queued && self.snd_max == self.write_seq + 1
     }
@@ -471,6 +476,11 @@ impl Sock {
         ) {
             return false;
         }
+        // Nothing unsent and no FIN due (what most ACKs leave): the loop below
+        // would send nothing either.
+        if !self.snd_nxt.lt(self.write_seq) && !self.fin_due() {
+            return false;
+        }
         let limit = self.snd_wnd.min(self.cwnd(cx.cfg)).max(1);
         let mut sent = false;
         while budget > 0 {
@@ -480,7 +490,7 @@ impl Sock {
             } else {
                 0
             };
-            let fin_pending = self.fin_queued && self.snd_nxt == self.write_seq;
+            let fin_pending = self.fin_due();
             let len = if unsent > 0 {
                 let room = limit.saturating_sub(flight);
                 unsent.min(self.mss).min(room)
