@@ -642,13 +642,20 @@ impl<'a> World<'a> {
 
     /// Flushes every host touched since the last call: segments out, application
     /// events handled (which may touch more hosts), deadlines re-armed; then the
-    /// transitions recorded meanwhile go to `transitions.csv`.
+    /// transitions recorded meanwhile go to `transitions.csv`. Nothing to do after
+    /// an event that called no host (a segment reached the switch, a sample): no
+    /// counter or transition changed, and that check is all such an event pays.
+    #[inline(always)]
     fn settle(&mut self) -> Result<(), CliError> {
         if self.dirty.is_empty() {
-            // No host was called (a segment reached the switch, a sample): no
-            // counter or transition changed.
             return Ok(());
         }
+        self.settle_dirty()
+    }
+
+    /// [`World::settle`] once some host was called.
+    #[inline(never)]
+    fn settle_dirty(&mut self) -> Result<(), CliError> {
         while let Some(h) = self.dirty.pop() {
             self.flush(h)?;
         }
