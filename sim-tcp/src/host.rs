@@ -746,6 +746,11 @@ impl Host {
                 let p = port as u16;
                 let found = if self.listeners.contains_key(&p) {
                     None
+                } else if !self.ports.held(p) {
+                    // Only connect()ed sockets (all in `ports`) and listeners'
+                    // children (on the listener's port) have local ports: no
+                    // socket, full or mini, uses this one (nor the table line).
+                    Some(None)
                 } else {
                     match self.lookup(p, remote) {
                         None => Some(None),

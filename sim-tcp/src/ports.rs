@@ -39,6 +39,17 @@ impl PortSet {
         (i / 64, 1 << (i % 64))
     }
 
+    /// Whether any socket holds `port`.
+    #[inline]
+    pub fn held(&self, port: u16) -> bool {
+        let i = usize::from(port.wrapping_sub(self.base));
+        i < self.len
+            && self
+                .held
+                .get(i / 64)
+                .is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
     /// One more socket holds `port`; true if it is the first.
     #[inline]
     pub fn acquire(&mut self, port: u16) -> bool {
@@ -108,6 +119,8 @@ mod tests {
                 assert_eq!(set.acquire(port), held == 0, "step {step}");
                 model.insert(port, held + 1);
             }
+            let probe = lo - 1 + rng.below(u32::from(hi - lo) + 3) as u16;
+            assert_eq!(set.held(probe), model.contains_key(&probe), "step {step}");
         }
         for port in [lo, hi] {
             let held = model.get(&port).copied().unwrap_or(0);

@@ -64,7 +64,7 @@ impl Cx<'_> {
 /// The one place a connection's state changes (full or mini-socket): statistics,
 /// trace, path, residence, memory. Debug builds assert the RFC allows the change.
 #[allow(clippy::too_many_arguments)]
-#[inline]
+#[inline(always)]
 pub(crate) fn record_transition(
     stats: &mut Stats,
     now: SimTime,

@@ -284,7 +284,7 @@ impl Stats {
     /// `since` is when the socket entered `from`. Inlined into its one caller,
     /// `record_transition`, so its nine arguments are not marshalled per change.
     #[allow(clippy::too_many_arguments)]
-    #[inline]
+    #[inline(always)]
     pub(crate) fn transition(
         &mut self,
         now: SimTime,
