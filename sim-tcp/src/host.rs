@@ -832,21 +832,6 @@ impl Host {
 
     // ------------------------------------------------------------ network
 
-    /// A cache hint for a segment this host will be handed soon: starts loading
-    /// the 4-tuple table slot its [`Host::on_segment`] lookup will read first (with
-    /// 10^6 TIME_WAIT sockets spread over many hosts that line is usually cold).
-    /// Call it for the next event's segment while the current event is processed,
-    /// so the load overlaps useful work. It is a pure hint: it takes `&self`,
-    /// reads no socket and changes nothing, so results are identical whether or
-    /// not (and however often) it is called. Does nothing for a segment addressed
-    /// to another host, and on targets other than x86-64.
-    #[inline]
-    pub fn prefetch(&self, seg: &Segment) {
-        if seg.dst.addr == self.addr {
-            self.demux.prefetch(key(seg.dst.port, seg.src));
-        }
-    }
-
     /// A segment arrives from the network.
     pub fn on_segment(&mut self, now: SimTime, seg: &Segment, stats: &mut Stats) {
         stats.counters.segments_in += 1;

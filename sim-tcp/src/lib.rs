@@ -44,9 +44,6 @@
 //!    then re-arm the host's single scheduler entry at [`Host::poll_timeout`].
 //! 4. When that deadline comes, call [`Host::on_timeout`]`(deadline)`: it runs every
 //!    timer due by then (retransmission, SO_LINGER, FIN_WAIT_2, TIME_WAIT).
-//! 5. Optional, for speed only: while handling one event, call [`Host::prefetch`]
-//!    with the segment of the next one, so the cache line its 4-tuple lookup reads
-//!    first is already on its way (a pure hint: results are identical either way).
 //!
 //! The application must `read()` after `Readable`: closing with unread data resets
 //! the connection, as Linux does. A handle is dead once `close()` was called or its

@@ -63,15 +63,14 @@ fn client_closes_first_paths() {
 }
 
 /// A lossy run of many connections (client closes first, TIME_WAIT, retransmissions)
-/// with the given seeds and ISN policy, optionally calling [`Host::prefetch`]
-/// ahead of every delivery: every segment, both hosts' events and statistics.
-fn lossy_run(seed: u64, isn: IsnPolicy, prefetch: bool) -> Vec<String> {
+/// with the given seeds and ISN policy: every segment, both hosts' events and
+/// statistics.
+fn lossy_run(seed: u64, isn: IsnPolicy) -> Vec<String> {
     let c = TcpConfig {
         isn,
         ..TcpConfig::default()
     };
     let mut p = Pair::with_seeds(c.clone(), c, SimDuration::from_millis(20), [seed, seed + 1]);
-    p.prefetch = prefetch;
     p.drops = (0..2000).map(|i| i % 7 == 3).collect();
     p.call(1, |h, now, st| h.listen(now, 80, st)).unwrap();
     let server = SockAddr::new(p.addr(1), 80);
@@ -111,44 +110,11 @@ fn lossy_run(seed: u64, isn: IsnPolicy, prefetch: bool) -> Vec<String> {
 #[test]
 fn same_seed_same_run() {
     for isn in [IsnPolicy::Linux, IsnPolicy::Random] {
-        let a = lossy_run(7, isn, false);
+        let a = lossy_run(7, isn);
         assert!(a.len() > 300);
-        assert_eq!(a, lossy_run(7, isn, false));
-        assert_ne!(a, lossy_run(8, isn, false));
+        assert_eq!(a, lossy_run(7, isn));
+        assert_ne!(a, lossy_run(8, isn));
     }
-}
-
-/// `Host::prefetch` is a pure hint: called before every delivery (on the host
-/// addressed and the other one, for this segment and the next), the run is
-/// identical to one without it.
-#[test]
-fn prefetch_changes_nothing() {
-    let plain = lossy_run(7, IsnPolicy::Linux, false);
-    assert!(
-        plain.iter().any(|l| l.contains("TimeWait")),
-        "TIME_WAIT reached"
-    );
-    assert_eq!(plain, lossy_run(7, IsnPolicy::Linux, true));
-    // Also on a host with an empty 4-tuple table.
-    let h = Host::new(
-        Addr::new(10, 0, 0, 9),
-        TcpConfig::default(),
-        CostModel::default(),
-        3,
-    );
-    let seg = Segment {
-        src: SockAddr::new(Addr::new(10, 0, 0, 1), 4000),
-        dst: SockAddr::new(h.addr(), 80),
-        seq: Seq(1),
-        ack: Seq(0),
-        flags: Flags::SYN,
-        window: 65535,
-        len: 0,
-        mss: None,
-        ts: None,
-        conn: ConnId(1),
-    };
-    h.prefetch(&seg);
 }
 
 fn connected_pair(delay_ms: u64) -> (Pair, SocketId, SocketId) {

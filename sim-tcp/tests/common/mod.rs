@@ -274,9 +274,6 @@ pub struct Pair {
     pub drops: std::collections::VecDeque<bool>,
     /// Every segment sent: (time, sending host, segment).
     pub log: Vec<(SimTime, usize, Segment)>,
-    /// Call [`Host::prefetch`] on both hosts, for the segment being delivered and
-    /// the next one on the wire (as the harness does, one event ahead).
-    pub prefetch: bool,
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord, Clone, Copy)]
@@ -303,7 +300,6 @@ impl Pair {
             delivered: 0,
             drops: Default::default(),
             log: Vec::new(),
-            prefetch: false,
         }
     }
 
@@ -352,15 +348,6 @@ impl Pair {
                     continue;
                 }
                 self.delivered += 1;
-                if self.prefetch {
-                    let next = self.wire.peek().and_then(|Reverse((.., k))| self.segs[k.0]);
-                    for h in &self.hosts {
-                        h.prefetch(&seg);
-                        if let Some(n) = &next {
-                            h.prefetch(n);
-                        }
-                    }
-                }
                 let now = self.now;
                 self.hosts[dst].on_segment(now, &seg, &mut self.stats[dst]);
             } else {
