@@ -102,7 +102,7 @@ mod tw;
 
 pub use config::{ConfigError, CostModel, Errno, IsnPolicy, Linger, TcpConfig};
 pub use host::{AppEvent, Host, SocketId};
-pub use segment::{Addr, ConnId, Flags, Segment, SockAddr};
+pub use segment::{Addr, ConnId, DemuxHint, Flags, Segment, SockAddr};
 pub use seq::Seq;
 pub use sim_core::time::{SimDuration, SimTime};
 pub use state::{ALLOWED_TRANSITIONS, Cause, State, transition_allowed};

@@ -14,7 +14,7 @@ use sim_core::time::{SimDuration, SimTime};
 use crate::config::{CostModel, Errno, TcpConfig};
 use crate::host::{AppEvent, SocketId};
 use crate::rtt::{Rtt, model_timeout};
-use crate::segment::{Addr, ConnId, Flags, Segment, SockAddr};
+use crate::segment::{Addr, ConnId, DemuxHint, Flags, Segment, SockAddr};
 use crate::seq::Seq;
 use crate::state::{Cause, State, transition_allowed};
 use crate::stats::{Path, SocketRecord, Stats};
@@ -213,6 +213,10 @@ pub(crate) struct Sock {
     /// Consecutive time-outs of the current head (Linux `icsk_retransmits`).
     pub retries: u8,
     pub last_oow_ack: Option<SimTime>,
+    /// The peer's demultiplexing value for this connection, from the latest
+    /// segment received: sent back as a hint (simulator-internal, see
+    /// [`DemuxHint`]; it cannot change results).
+    pub peer_demux: u32,
 }
 
 impl Sock {
@@ -273,6 +277,7 @@ impl Sock {
             retrans_stamp: None,
             retries: 0,
             last_oow_ack: None,
+            peer_demux: DemuxHint::UNKNOWN,
         }
     }
 
@@ -372,6 +377,10 @@ impl Sock {
             mss: if syn { Some(cx.cfg.mss) } else { None },
             ts,
             conn: self.conn,
+            demux: DemuxHint {
+                from: self.id.index(),
+                to: self.peer_demux,
+            },
         }
     }
 
@@ -822,6 +831,7 @@ impl Sock {
 
     /// SEGMENT ARRIVES for a socket in SYN_SENT or a synchronized state / SYN_RCVD.
     pub fn on_segment(&mut self, cx: &mut Cx, seg: &Segment) -> Fate {
+        self.peer_demux = seg.demux.from;
         match self.state {
             State::SynSent => self.rcv_syn_sent(cx, seg),
             _ => self.rcv_other(cx, seg),
@@ -846,6 +856,7 @@ impl Sock {
     /// SYN_RCVD, send SYN,ACK.
     pub fn open_passive(&mut self, cx: &mut Cx, syn: &Segment, cause: Cause) {
         self.passive = true;
+        self.peer_demux = syn.demux.from;
         self.take_peer_options(cx, syn);
         self.set_state(cx, State::SynRcvd, cause);
         if cause == Cause::SynCookie {
@@ -1195,5 +1206,6 @@ pub(crate) fn reset_for(seg: &Segment, conn: ConnId) -> Option<Segment> {
         mss: None,
         ts: None,
         conn,
+        demux: DemuxHint::reply_to(seg),
     })
 }
