@@ -692,12 +692,17 @@ impl Host {
         })
     }
 
-    /// Linux `sk_acceptq_is_full()`: more established children waiting than the
-    /// backlog.
+    /// [`Host::queue_full`] for the listener on `port`, if any.
     fn accept_queue_full(&self, port: u16) -> bool {
         self.listeners
             .get(&port)
-            .is_some_and(|l| l.acceptq.len() as u64 > u64::from(self.cfg.listen_limit()))
+            .is_some_and(|l| self.queue_full(l))
+    }
+
+    /// Linux `sk_acceptq_is_full()`: more established children waiting than the
+    /// backlog.
+    fn queue_full(&self, l: &Listener) -> bool {
+        l.acceptq.len() as u64 > u64::from(self.cfg.listen_limit())
     }
 
     /// connect() to `remote`: picks an ephemeral port the Linux way
@@ -889,16 +894,15 @@ impl Host {
                 }
                 self.with_sock(now, idx, stats, |s, cx| (s.on_segment(cx, seg), ()))
             }
-            None if self.listeners.contains_key(&seg.dst.port) => {
-                self.listen_segment(now, seg, None, stats)
-            }
-            None => {
-                stats.counters.no_socket += 1;
-                if let Some(r) = reset_for(seg, ConnId::NONE) {
-                    let (mut cx, _) = self.cx(now, stats);
-                    cx.emit(r);
-                }
-            }
+            None => self.listen_segment(now, seg, None, stats),
+        }
+    }
+
+    /// Answers `seg` with the RST of RFC 9293 §3.10.7.1 (none for an RST).
+    fn reply_reset(&mut self, now: SimTime, seg: &Segment, stats: &mut Stats) {
+        if let Some(r) = reset_for(seg, ConnId::NONE) {
+            let (mut cx, _) = self.cx(now, stats);
+            cx.emit(r);
         }
     }
 
@@ -921,17 +925,25 @@ impl Host {
     }
 
     /// RFC 9293 §3.10.7.2 LISTEN, with Linux's SYN queue, SYN cookies and
-    /// `tcp_conn_request()` checks. `isn` is forced for a SYN that reopened a
-    /// TIME_WAIT 4-tuple.
+    /// `tcp_conn_request()` checks; §3.10.7.1 CLOSED (a reset) if no socket
+    /// listens on the port. `isn` is forced for a SYN that reopened a TIME_WAIT
+    /// 4-tuple. The listener is looked up once: nothing below changes it before
+    /// the SYN queue count.
     fn listen_segment(&mut self, now: SimTime, seg: &Segment, isn: Option<Seq>, stats: &mut Stats) {
         let f = seg.flags;
         let port = seg.dst.port;
+        let Some(l) = self.listeners.get(&port) else {
+            stats.counters.no_socket += 1;
+            self.reply_reset(now, seg, stats);
+            return;
+        };
+        let (synq, auto_accept, queue_full) = (l.synq, l.auto_accept, self.queue_full(l));
         if f.rst() {
             return;
         }
         if f.ack() {
             if !f.syn() && self.cfg.syncookies != 0 && self.cookie_ok(now, seg) {
-                if self.accept_queue_full(port) {
+                if queue_full {
                     stats.counters.listen_drops += 1;
                     return;
                 }
@@ -945,7 +957,6 @@ impl Host {
                 };
                 let iss = seg.ack + u32::MAX;
                 let idx = self.new_sock(now, port, seg.src, seg.conn, iss);
-                let auto_accept = self.listeners[&port].auto_accept;
                 self.with_sock(now, idx, stats, |s, cx| {
                     s.auto_accept = auto_accept;
                     s.open_passive(cx, &synth, Cause::SynCookie);
@@ -956,24 +967,20 @@ impl Host {
             if !f.syn() && self.cfg.syncookies != 0 {
                 stats.counters.syn_cookies_failed += 1;
             }
-            let (mut cx, _) = self.cx(now, stats);
-            if let Some(r) = reset_for(seg, ConnId::NONE) {
-                cx.emit(r);
-            }
+            self.reply_reset(now, seg, stats);
             return;
         }
         if !f.syn() {
             return;
         }
         let limit = self.cfg.listen_limit();
-        let synq = self.listeners[&port].synq;
         let want_cookie = isn.is_none()
             && (self.cfg.syncookies == 2 || (synq > limit && self.cfg.syncookies == 1));
         if !want_cookie && synq > limit && isn.is_none() {
             stats.counters.syn_drops += 1;
             return;
         }
-        if self.accept_queue_full(port) {
+        if queue_full {
             stats.counters.listen_drops += 1;
             return;
         }
@@ -1008,10 +1015,8 @@ impl Host {
         }
         let iss = isn.unwrap_or_else(|| self.isn(now, port, seg.src));
         let idx = self.new_sock(now, port, seg.src, seg.conn, iss);
-        let mut auto_accept = true;
         if let Some(l) = self.listeners.get_mut(&port) {
             l.synq += 1;
-            auto_accept = l.auto_accept;
         }
         let cause = if isn.is_some() {
             Cause::TimeWaitSyn
