@@ -118,6 +118,8 @@ pub struct Host {
     perturb: Vec<u32>,
     /// Orphaned full sockets (Linux `tcp_orphan_count`; mini-sockets are not orphans).
     orphans: u32,
+    /// The last peer address's timestamp offset (see [`Host::ts_offset`]).
+    last_ts_offset: Option<(Addr, u32)>,
     io: Io,
 }
 
@@ -261,6 +263,7 @@ impl Host {
             ports: PortSet::new(ports),
             perturb: Vec::new(),
             orphans: 0,
+            last_ts_offset: None,
             io: Io::default(),
         }
     }
@@ -591,6 +594,21 @@ impl Host {
         }
     }
 
+    /// The timestamp offset toward `remote` (Linux `tcp_ts_off()`, see
+    /// [`ts_offset`]), remembered for the last peer asked about: a client host
+    /// talks to few servers, and the keyed hash costs more than the check. A memo
+    /// of a pure function of (secret, addresses): it cannot change results.
+    fn ts_offset(&mut self, remote: Addr) -> u32 {
+        match self.last_ts_offset {
+            Some((a, off)) if a == remote => off,
+            _ => {
+                let off = ts_offset(self.secret, self.addr, remote);
+                self.last_ts_offset = Some((remote, off));
+                off
+            }
+        }
+    }
+
     /// SYN-cookie ISN for `client_isn` in time slot `slot` (RFC 4987 §3.6).
     fn cookie(&self, local_port: u16, remote: SockAddr, client_isn: Seq, slot: u64) -> Seq {
         Seq(keyed(
@@ -614,7 +632,7 @@ impl Host {
         iss: Seq,
     ) -> u32 {
         let id = self.alloc_slot();
-        let off = ts_offset(self.secret, self.addr, remote.addr);
+        let off = self.ts_offset(remote.addr);
         let sock = Sock::new(id, &self.cfg, now, local_port, remote, conn, iss, off);
         self.slots[id.index as usize].sock = Some(sock);
         debug_assert!(self.lookup(local_port, remote).is_none());
@@ -908,9 +926,9 @@ impl Host {
 
     fn mini_segment(&mut self, now: SimTime, t: u32, seg: &Segment, stats: &mut Stats) {
         let has_listener = self.listeners.contains_key(&seg.dst.port);
-        let secret = self.secret;
+        let ts_off = self.ts_offset(seg.src.addr);
         let (mut cx, tw) = self.cx(now, stats);
-        match tw.on_segment(t, &mut cx, seg, secret, has_listener) {
+        match tw.on_segment(t, &mut cx, seg, ts_off, has_listener) {
             TwVerdict::Keep => {}
             TwVerdict::Kill(cause) => self.free_mini(now, t, cause, stats),
             TwVerdict::Reopen(isn) => {
@@ -988,7 +1006,7 @@ impl Host {
             stats.counters.syn_cookies_sent += 1;
             let slot = now.as_nanos() / 1_000_000_000 / COOKIE_SLOT_SECS;
             let cookie = self.cookie(port, seg.src, seg.seq, slot);
-            let off = ts_offset(self.secret, self.addr, seg.src.addr);
+            let off = self.ts_offset(seg.src.addr);
             let ts = match (seg.ts, self.cfg.timestamps) {
                 (Some((tsval, _)), true) => Some((
                     ((now.as_nanos() / 1_000_000) as u32).wrapping_add(off),
@@ -1159,6 +1177,28 @@ impl Host {
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+
+    /// The remembered timestamp offset is the keyed hash's, for a repeated peer
+    /// and after switching peers back and forth.
+    #[test]
+    fn ts_offset_memo_gives_the_hash() {
+        let mut h = Host::new(
+            Addr::new(10, 0, 0, 1),
+            TcpConfig::default(),
+            CostModel::default(),
+            5,
+        );
+        let offs: Vec<u32> = [2, 2, 3, 2, 3, 3, 4]
+            .into_iter()
+            .map(|d| {
+                let peer = Addr::new(10, 0, 0, d);
+                let off = h.ts_offset(peer);
+                assert_eq!(off, ts_offset(h.secret, h.addr, peer));
+                off
+            })
+            .collect();
+        assert_ne!(offs[0], offs[2], "peers have distinct offsets");
+    }
 
     /// `Timers` against a sorted set of `(deadline, slab index)`: random armings
     /// (a few RTO classes and random ones, ties included), re-armings, disarmings
