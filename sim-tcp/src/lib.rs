@@ -45,6 +45,11 @@
 //! 4. When that deadline comes, call [`Host::on_timeout`]`(deadline)`: it runs every
 //!    timer due by then (retransmission, SO_LINGER, FIN_WAIT_2, TIME_WAIT).
 //!
+//! Segments carry a simulator-internal [`DemuxHint`] (which socket sent them, and
+//! which socket of the receiver they are probably for): pass it along unchanged;
+//! a segment the harness makes itself uses [`DemuxHint::NONE`]. It only saves
+//! the receiver a table lookup and cannot change any result.
+//!
 //! The application must `read()` after `Readable`: closing with unread data resets
 //! the connection, as Linux does. A handle is dead once `close()` was called or its
 //! `Finished` was emitted; calls on it return `EBADF` (or do nothing).
@@ -57,7 +62,7 @@
 //! | module | contents |
 //! |---|---|
 //! | `seq` | [`Seq`]: wrapping sequence numbers, compared only through named helpers |
-//! | `segment` | [`Segment`] (`Copy`, ≤ 64 bytes), [`Flags`], [`Addr`], [`SockAddr`], [`ConnId`] |
+//! | `segment` | [`Segment`] (`Copy`, ≤ 64 bytes), [`Flags`], [`Addr`], [`SockAddr`], [`ConnId`], [`DemuxHint`] |
 //! | `state` | [`State`] (11 states), [`ALLOWED_TRANSITIONS`], [`Cause`] |
 //! | `config` | [`TcpConfig`], [`CostModel`], [`Linger`], [`Errno`], [`IsnPolicy`] |
 //! | `stats` | [`Stats`], [`StateStats`], [`Counters`], [`Transition`], [`Path`], [`SocketRecord`] |
