@@ -43,8 +43,8 @@ use sim_core::link::Verdict;
 use sim_core::rng::{below, chance, exponential};
 use sim_core::{Fired, LaneId, MasterSeed, Sim, SimDuration, SimTime, StreamRng};
 use sim_tcp::{
-    Addr, AppEvent, ConnId, Errno, Flags, Host, Linger, Path, Segment, Seq, SockAddr, SocketId,
-    State, Stats,
+    Addr, AppEvent, ConnId, DemuxHint, Errno, Flags, Host, Linger, Path, Segment, Seq, SockAddr,
+    SocketId, State, Stats,
 };
 
 use crate::error::CliError;
@@ -883,6 +883,7 @@ impl<'a> World<'a> {
             mss: Some(1460),
             ts: None,
             conn: ConnId(SPOOF_CONN | grp.attempts),
+            demux: DemuxHint::NONE,
         };
         self.transmit(host, seg)
     }

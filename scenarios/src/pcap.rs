@@ -131,7 +131,7 @@ impl PcapOut {
 mod tests {
     use super::*;
     use etherparse::{NetSlice, SlicedPacket, TransportSlice};
-    use sim_tcp::{Addr, ConnId, Flags, Seq, SockAddr};
+    use sim_tcp::{Addr, ConnId, DemuxHint, Flags, Seq, SockAddr};
 
     fn seg(flags: Flags, len: u32) -> Segment {
         Segment {
@@ -145,6 +145,7 @@ mod tests {
             mss: Some(1460),
             ts: None,
             conn: ConnId(1),
+            demux: DemuxHint::NONE,
         }
     }
 

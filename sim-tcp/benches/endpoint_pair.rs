@@ -58,6 +58,7 @@ fn time_wait_footprint() {
             mss: None,
             ts: None,
             conn: ConnId(u64::from(i) + 1),
+            demux: DemuxHint::NONE,
         };
         h.on_segment(now, &seg(Flags::SYN, 0, 0), &mut st);
         h.on_segment(now, &seg(Flags::ACK, 1, 1), &mut st);

@@ -70,26 +70,6 @@ impl Demux {
             .map(|i| self.slots[i].val)
     }
 
-    /// Starts loading the cache line of `key`'s home slot, where [`Demux::get`]
-    /// will start probing. A hint only: reads nothing, changes nothing (on targets
-    /// other than x86-64 it does nothing at all).
-    #[inline]
-    pub fn prefetch(&self, key: u64) {
-        if self.slots.is_empty() {
-            return;
-        }
-        let home = self.slots[hash(key) as usize & self.mask()..].as_ptr();
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch never faults and has no architectural effect, and
-        // `home` points into `self.slots` anyway.
-        unsafe {
-            use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            _mm_prefetch::<_MM_HINT_T0>(home.cast::<i8>());
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = home;
-    }
-
     /// The entry `key → old` now maps to `new`. False if there is no such entry.
     pub fn replace(&mut self, key: u64, old: u32, new: u32) -> bool {
         debug_assert_ne!(new, EMPTY);

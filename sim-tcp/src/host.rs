@@ -13,12 +13,12 @@ use crate::config::{CostModel, Errno, IsnPolicy, Linger, TcpConfig};
 use crate::demux::Demux;
 use crate::hash::{SplitMix, keyed};
 use crate::ports::PortSet;
-use crate::segment::{Addr, ConnId, Flags, Segment, SockAddr};
+use crate::segment::{Addr, ConnId, DemuxHint, Flags, Segment, SockAddr};
 use crate::seq::Seq;
-use crate::sock::{Cx, Fate, Io, Sock, earliest, record_transition, reset_for};
+use crate::sock::{Cx, Deadline, Fate, Io, Sock, earliest, record_transition, reset_for};
 use crate::state::{Cause, State};
 use crate::stats::{Path, SocketRecord, Stats};
-use crate::tw::{TwTable, TwVerdict, ts_offset};
+use crate::tw::{MINI, TwTable, TwVerdict, ts_offset};
 
 /// Handle to a socket of one host: slab index plus generation, so a handle to a
 /// freed-and-reused slot is detected (calls on it fail with `EBADF`).
@@ -35,6 +35,12 @@ impl SocketId {
         index: u32::MAX,
         generation: 0,
     };
+
+    /// Slab index: the socket's demultiplexing value.
+    #[inline]
+    pub(crate) fn index(self) -> u32 {
+        self.index
+    }
 
     /// The handle packed in a `u64` (for compact application records).
     pub fn to_bits(self) -> u64 {
@@ -82,9 +88,6 @@ struct Listener {
     acceptq: VecDeque<u32>,
 }
 
-/// Demultiplexing value: a full-socket slab index, or a mini-socket index with
-/// this bit set.
-const MINI: u32 = 1 << 31;
 /// SYN-cookie time slot (Linux counts minutes: `tcp_cookie_time()`, 64 s).
 const COOKIE_SLOT_SECS: u64 = 64;
 /// Linux `INET_TABLE_PERTURB_SIZE` is 2^16; 256 entries keep 5,000 client hosts
@@ -115,6 +118,8 @@ pub struct Host {
     perturb: Vec<u32>,
     /// Orphaned full sockets (Linux `tcp_orphan_count`; mini-sockets are not orphans).
     orphans: u32,
+    /// The last peer address's timestamp offset (see [`Host::ts_offset`]).
+    last_ts_offset: Option<(Addr, u32)>,
     io: Io,
 }
 
@@ -258,6 +263,7 @@ impl Host {
             ports: PortSet::new(ports),
             perturb: Vec::new(),
             orphans: 0,
+            last_ts_offset: None,
             io: Io::default(),
         }
     }
@@ -375,9 +381,9 @@ impl Host {
             Fate::Live => {
                 let d = sock.deadline();
                 if d != sock.armed {
-                    let was_armed = sock.armed.is_some();
+                    let was_armed = sock.armed.is_set();
                     sock.armed = d;
-                    match d {
+                    match d.get() {
                         Some(t) => self.timers.arm(idx, t, was_armed),
                         None => self.timers.disarm(idx),
                     }
@@ -392,12 +398,12 @@ impl Host {
     /// Removes the full socket at `idx` from the slab (the slot is reused under a
     /// new generation) with its timer, accept-queue entry and orphan count. The
     /// callers take what they need from it first: it is dropped in place, not
-    /// moved out (a 344-byte copy).
+    /// moved out (a 312-byte copy).
     fn drop_sock(&mut self, idx: u32) {
         let slot = &mut self.slots[idx as usize];
         let sock = slot.sock.as_ref().expect("live slot");
         let (armed, queued, port, orphan_counted) = (
-            sock.armed.is_some(),
+            sock.armed.is_set(),
             sock.queued,
             sock.local_port,
             sock.orphan_counted,
@@ -521,6 +527,34 @@ impl Host {
         })
     }
 
+    /// The segment's [`DemuxHint::to`] if it names a live socket (full, or mini
+    /// with its live bit) whose 4-tuple is the segment's: then it is what
+    /// [`Host::lookup`] would return, since the table holds every live socket
+    /// under its own 4-tuple and each 4-tuple once. A stale hint (slot reused by
+    /// another connection, full socket since turned into a mini-socket, freed
+    /// mini-socket) or a garbled one fails the check. Reads the socket, which
+    /// segment processing reads next anyway, instead of a table slot: with 10^6
+    /// TIME_WAIT sockets the table line is a cache miss.
+    #[inline(always)]
+    fn hinted(&self, seg: &Segment) -> Option<u32> {
+        let v = seg.demux.to;
+        let (port, remote) = if v & MINI != 0 {
+            let m = self.tw.get_live(v & !MINI)?;
+            (m.local_port(), m.remote())
+        } else {
+            let s = self.slots.get(v as usize)?.sock.as_ref()?;
+            (s.local_port, s.remote)
+        };
+        (key(port, remote) == key(seg.dst.port, seg.src)).then_some(v)
+    }
+
+    /// Whether `seg`'s demultiplexing hint names its socket on this host (for
+    /// tests of the hint's effectiveness: it never changes results).
+    #[doc(hidden)]
+    pub fn hint_verifies(&self, seg: &Segment) -> bool {
+        seg.dst.addr == self.addr && self.hinted(seg).is_some()
+    }
+
     fn alloc_slot(&mut self) -> SocketId {
         match self.free.pop() {
             Some(index) => SocketId {
@@ -560,6 +594,21 @@ impl Host {
         }
     }
 
+    /// The timestamp offset toward `remote` (Linux `tcp_ts_off()`, see
+    /// [`ts_offset`]), remembered for the last peer asked about: a client host
+    /// talks to few servers, and the keyed hash costs more than the check. A memo
+    /// of a pure function of (secret, addresses): it cannot change results.
+    fn ts_offset(&mut self, remote: Addr) -> u32 {
+        match self.last_ts_offset {
+            Some((a, off)) if a == remote => off,
+            _ => {
+                let off = ts_offset(self.secret, self.addr, remote);
+                self.last_ts_offset = Some((remote, off));
+                off
+            }
+        }
+    }
+
     /// SYN-cookie ISN for `client_isn` in time slot `slot` (RFC 4987 §3.6).
     fn cookie(&self, local_port: u16, remote: SockAddr, client_isn: Seq, slot: u64) -> Seq {
         Seq(keyed(
@@ -583,7 +632,7 @@ impl Host {
         iss: Seq,
     ) -> u32 {
         let id = self.alloc_slot();
-        let off = ts_offset(self.secret, self.addr, remote.addr);
+        let off = self.ts_offset(remote.addr);
         let sock = Sock::new(id, &self.cfg, now, local_port, remote, conn, iss, off);
         self.slots[id.index as usize].sock = Some(sock);
         debug_assert!(self.lookup(local_port, remote).is_none());
@@ -661,12 +710,17 @@ impl Host {
         })
     }
 
-    /// Linux `sk_acceptq_is_full()`: more established children waiting than the
-    /// backlog.
+    /// [`Host::queue_full`] for the listener on `port`, if any.
     fn accept_queue_full(&self, port: u16) -> bool {
         self.listeners
             .get(&port)
-            .is_some_and(|l| l.acceptq.len() as u64 > u64::from(self.cfg.listen_limit()))
+            .is_some_and(|l| self.queue_full(l))
+    }
+
+    /// Linux `sk_acceptq_is_full()`: more established children waiting than the
+    /// backlog.
+    fn queue_full(&self, l: &Listener) -> bool {
+        l.acceptq.len() as u64 > u64::from(self.cfg.listen_limit())
     }
 
     /// connect() to `remote`: picks an ephemeral port the Linux way
@@ -832,28 +886,17 @@ impl Host {
 
     // ------------------------------------------------------------ network
 
-    /// A cache hint for a segment this host will be handed soon: starts loading
-    /// the 4-tuple table slot its [`Host::on_segment`] lookup will read first (with
-    /// 10^6 TIME_WAIT sockets spread over many hosts that line is usually cold).
-    /// Call it for the next event's segment while the current event is processed,
-    /// so the load overlaps useful work. It is a pure hint: it takes `&self`,
-    /// reads no socket and changes nothing, so results are identical whether or
-    /// not (and however often) it is called. Does nothing for a segment addressed
-    /// to another host, and on targets other than x86-64.
-    #[inline]
-    pub fn prefetch(&self, seg: &Segment) {
-        if seg.dst.addr == self.addr {
-            self.demux.prefetch(key(seg.dst.port, seg.src));
-        }
-    }
-
     /// A segment arrives from the network.
     pub fn on_segment(&mut self, now: SimTime, seg: &Segment, stats: &mut Stats) {
         stats.counters.segments_in += 1;
         if seg.dst.addr != self.addr {
             return;
         }
-        match self.lookup(seg.dst.port, seg.src) {
+        let found = match self.hinted(seg) {
+            Some(v) => Some(v),
+            None => self.lookup(seg.dst.port, seg.src),
+        };
+        match found {
             Some(v) if v & MINI != 0 => self.mini_segment(now, v & !MINI, seg, stats),
             Some(idx) => {
                 let s = self.slots[idx as usize].sock.as_ref().expect("live slot");
@@ -869,24 +912,23 @@ impl Host {
                 }
                 self.with_sock(now, idx, stats, |s, cx| (s.on_segment(cx, seg), ()))
             }
-            None if self.listeners.contains_key(&seg.dst.port) => {
-                self.listen_segment(now, seg, None, stats)
-            }
-            None => {
-                stats.counters.no_socket += 1;
-                if let Some(r) = reset_for(seg, ConnId::NONE) {
-                    let (mut cx, _) = self.cx(now, stats);
-                    cx.emit(r);
-                }
-            }
+            None => self.listen_segment(now, seg, None, stats),
+        }
+    }
+
+    /// Answers `seg` with the RST of RFC 9293 §3.10.7.1 (none for an RST).
+    fn reply_reset(&mut self, now: SimTime, seg: &Segment, stats: &mut Stats) {
+        if let Some(r) = reset_for(seg, ConnId::NONE) {
+            let (mut cx, _) = self.cx(now, stats);
+            cx.emit(r);
         }
     }
 
     fn mini_segment(&mut self, now: SimTime, t: u32, seg: &Segment, stats: &mut Stats) {
         let has_listener = self.listeners.contains_key(&seg.dst.port);
-        let secret = self.secret;
+        let ts_off = self.ts_offset(seg.src.addr);
         let (mut cx, tw) = self.cx(now, stats);
-        match tw.on_segment(t, &mut cx, seg, secret, has_listener) {
+        match tw.on_segment(t, &mut cx, seg, ts_off, has_listener) {
             TwVerdict::Keep => {}
             TwVerdict::Kill(cause) => self.free_mini(now, t, cause, stats),
             TwVerdict::Reopen(isn) => {
@@ -901,17 +943,25 @@ impl Host {
     }
 
     /// RFC 9293 §3.10.7.2 LISTEN, with Linux's SYN queue, SYN cookies and
-    /// `tcp_conn_request()` checks. `isn` is forced for a SYN that reopened a
-    /// TIME_WAIT 4-tuple.
+    /// `tcp_conn_request()` checks; §3.10.7.1 CLOSED (a reset) if no socket
+    /// listens on the port. `isn` is forced for a SYN that reopened a TIME_WAIT
+    /// 4-tuple. The listener is looked up once: nothing below changes it before
+    /// the SYN queue count.
     fn listen_segment(&mut self, now: SimTime, seg: &Segment, isn: Option<Seq>, stats: &mut Stats) {
         let f = seg.flags;
         let port = seg.dst.port;
+        let Some(l) = self.listeners.get(&port) else {
+            stats.counters.no_socket += 1;
+            self.reply_reset(now, seg, stats);
+            return;
+        };
+        let (synq, auto_accept, queue_full) = (l.synq, l.auto_accept, self.queue_full(l));
         if f.rst() {
             return;
         }
         if f.ack() {
             if !f.syn() && self.cfg.syncookies != 0 && self.cookie_ok(now, seg) {
-                if self.accept_queue_full(port) {
+                if queue_full {
                     stats.counters.listen_drops += 1;
                     return;
                 }
@@ -925,7 +975,6 @@ impl Host {
                 };
                 let iss = seg.ack + u32::MAX;
                 let idx = self.new_sock(now, port, seg.src, seg.conn, iss);
-                let auto_accept = self.listeners[&port].auto_accept;
                 self.with_sock(now, idx, stats, |s, cx| {
                     s.auto_accept = auto_accept;
                     s.open_passive(cx, &synth, Cause::SynCookie);
@@ -936,24 +985,20 @@ impl Host {
             if !f.syn() && self.cfg.syncookies != 0 {
                 stats.counters.syn_cookies_failed += 1;
             }
-            let (mut cx, _) = self.cx(now, stats);
-            if let Some(r) = reset_for(seg, ConnId::NONE) {
-                cx.emit(r);
-            }
+            self.reply_reset(now, seg, stats);
             return;
         }
         if !f.syn() {
             return;
         }
         let limit = self.cfg.listen_limit();
-        let synq = self.listeners[&port].synq;
         let want_cookie = isn.is_none()
             && (self.cfg.syncookies == 2 || (synq > limit && self.cfg.syncookies == 1));
         if !want_cookie && synq > limit && isn.is_none() {
             stats.counters.syn_drops += 1;
             return;
         }
-        if self.accept_queue_full(port) {
+        if queue_full {
             stats.counters.listen_drops += 1;
             return;
         }
@@ -961,7 +1006,7 @@ impl Host {
             stats.counters.syn_cookies_sent += 1;
             let slot = now.as_nanos() / 1_000_000_000 / COOKIE_SLOT_SECS;
             let cookie = self.cookie(port, seg.src, seg.seq, slot);
-            let off = ts_offset(self.secret, self.addr, seg.src.addr);
+            let off = self.ts_offset(seg.src.addr);
             let ts = match (seg.ts, self.cfg.timestamps) {
                 (Some((tsval, _)), true) => Some((
                     ((now.as_nanos() / 1_000_000) as u32).wrapping_add(off),
@@ -980,6 +1025,7 @@ impl Host {
                 mss: Some(self.cfg.mss),
                 ts,
                 conn: seg.conn,
+                demux: DemuxHint::reply_to(seg),
             };
             let (mut cx, _) = self.cx(now, stats);
             cx.emit(synack);
@@ -987,10 +1033,8 @@ impl Host {
         }
         let iss = isn.unwrap_or_else(|| self.isn(now, port, seg.src));
         let idx = self.new_sock(now, port, seg.src, seg.conn, iss);
-        let mut auto_accept = true;
         if let Some(l) = self.listeners.get_mut(&port) {
             l.synq += 1;
-            auto_accept = l.auto_accept;
         }
         let cause = if isn.is_some() {
             Cause::TimeWaitSyn
@@ -1031,7 +1075,7 @@ impl Host {
             if full_due {
                 let (_, idx) = self.timers.pop().expect("peeked");
                 if let Some(s) = self.slots[idx as usize].sock.as_mut() {
-                    s.armed = None;
+                    s.armed = Deadline::NONE;
                 }
                 self.with_sock(now, idx, stats, |s, cx| (s.on_timer(cx), ()));
                 continue;
@@ -1133,6 +1177,28 @@ impl Host {
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+
+    /// The remembered timestamp offset is the keyed hash's, for a repeated peer
+    /// and after switching peers back and forth.
+    #[test]
+    fn ts_offset_memo_gives_the_hash() {
+        let mut h = Host::new(
+            Addr::new(10, 0, 0, 1),
+            TcpConfig::default(),
+            CostModel::default(),
+            5,
+        );
+        let offs: Vec<u32> = [2, 2, 3, 2, 3, 3, 4]
+            .into_iter()
+            .map(|d| {
+                let peer = Addr::new(10, 0, 0, d);
+                let off = h.ts_offset(peer);
+                assert_eq!(off, ts_offset(h.secret, h.addr, peer));
+                off
+            })
+            .collect();
+        assert_ne!(offs[0], offs[2], "peers have distinct offsets");
+    }
 
     /// `Timers` against a sorted set of `(deadline, slab index)`: random armings
     /// (a few RTO classes and random ones, ties included), re-armings, disarmings

@@ -44,9 +44,11 @@
 //!    then re-arm the host's single scheduler entry at [`Host::poll_timeout`].
 //! 4. When that deadline comes, call [`Host::on_timeout`]`(deadline)`: it runs every
 //!    timer due by then (retransmission, SO_LINGER, FIN_WAIT_2, TIME_WAIT).
-//! 5. Optional, for speed only: while handling one event, call [`Host::prefetch`]
-//!    with the segment of the next one, so the cache line its 4-tuple lookup reads
-//!    first is already on its way (a pure hint: results are identical either way).
+//!
+//! Segments carry a simulator-internal [`DemuxHint`] (which socket sent them, and
+//! which socket of the receiver they are probably for): pass it along unchanged;
+//! a segment the harness makes itself uses [`DemuxHint::NONE`]. It only saves
+//! the receiver a table lookup and cannot change any result.
 //!
 //! The application must `read()` after `Readable`: closing with unread data resets
 //! the connection, as Linux does. A handle is dead once `close()` was called or its
@@ -60,7 +62,7 @@
 //! | module | contents |
 //! |---|---|
 //! | `seq` | [`Seq`]: wrapping sequence numbers, compared only through named helpers |
-//! | `segment` | [`Segment`] (`Copy`, ≤ 64 bytes), [`Flags`], [`Addr`], [`SockAddr`], [`ConnId`] |
+//! | `segment` | [`Segment`] (`Copy`, ≤ 64 bytes), [`Flags`], [`Addr`], [`SockAddr`], [`ConnId`], [`DemuxHint`] |
 //! | `state` | [`State`] (11 states), [`ALLOWED_TRANSITIONS`], [`Cause`] |
 //! | `config` | [`TcpConfig`], [`CostModel`], [`Linger`], [`Errno`], [`IsnPolicy`] |
 //! | `stats` | [`Stats`], [`StateStats`], [`Counters`], [`Transition`], [`Path`], [`SocketRecord`] |
@@ -105,7 +107,7 @@ mod tw;
 
 pub use config::{ConfigError, CostModel, Errno, IsnPolicy, Linger, TcpConfig};
 pub use host::{AppEvent, Host, SocketId};
-pub use segment::{Addr, ConnId, Flags, Segment, SockAddr};
+pub use segment::{Addr, ConnId, DemuxHint, Flags, Segment, SockAddr};
 pub use seq::Seq;
 pub use sim_core::time::{SimDuration, SimTime};
 pub use state::{ALLOWED_TRANSITIONS, Cause, State, transition_allowed};

@@ -76,6 +76,43 @@ impl fmt::Display for ConnId {
     }
 }
 
+/// Simulation metadata, not a TCP field (a simulator-internal demultiplexing
+/// shortcut, in the spirit of a QUIC connection ID, RFC 9000 §5.1): `from` is the
+/// sending host's own demultiplexing value for the sending socket, `to` the
+/// sender's last knowledge of the receiver's value for it (the `from` of the
+/// latest segment it received on this connection). The receiving host tries `to`
+/// first and uses it only if that socket is alive and its 4-tuple is the
+/// segment's, which is exactly the socket its 4-tuple lookup would find (each
+/// 4-tuple maps to one socket): a stale or wrong hint costs a lookup and cannot
+/// change any result. Never serialized (pcap, trace and `Display` show real
+/// header fields only).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct DemuxHint {
+    pub from: u32,
+    pub to: u32,
+}
+
+impl DemuxHint {
+    /// No socket (`from`) or nothing known about the receiver's (`to`).
+    pub const UNKNOWN: u32 = u32::MAX;
+    /// Neither side known: segments made without a socket and without a segment
+    /// to answer (the harness's spoofed SYNs, tests).
+    pub const NONE: DemuxHint = DemuxHint {
+        from: DemuxHint::UNKNOWN,
+        to: DemuxHint::UNKNOWN,
+    };
+
+    /// The hint of a segment sent without a socket in answer to `seg` (an RST, a
+    /// SYN-cookie SYN-ACK): aimed at `seg`'s sender.
+    #[inline]
+    pub const fn reply_to(seg: &Segment) -> DemuxHint {
+        DemuxHint {
+            from: DemuxHint::UNKNOWN,
+            to: seg.demux.from,
+        }
+    }
+}
+
 /// TCP control bits (RFC 9293 §3.1), as a bitset.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Flags(pub u8);
@@ -166,6 +203,9 @@ pub struct Segment {
     pub ts: Option<(u32, u32)>,
     /// Simulation metadata: the sending connection's incarnation (see [`ConnId`]).
     pub conn: ConnId,
+    /// Simulation metadata: a demultiplexing shortcut that cannot change results
+    /// (see [`DemuxHint`]).
+    pub demux: DemuxHint,
 }
 
 impl Segment {

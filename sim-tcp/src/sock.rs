@@ -14,7 +14,7 @@ use sim_core::time::{SimDuration, SimTime};
 use crate::config::{CostModel, Errno, TcpConfig};
 use crate::host::{AppEvent, SocketId};
 use crate::rtt::{Rtt, model_timeout};
-use crate::segment::{Addr, ConnId, Flags, Segment, SockAddr};
+use crate::segment::{Addr, ConnId, DemuxHint, Flags, Segment, SockAddr};
 use crate::seq::Seq;
 use crate::state::{Cause, State, transition_allowed};
 use crate::stats::{Path, SocketRecord, Stats};
@@ -119,6 +119,40 @@ pub(crate) fn earliest(a: Option<SimTime>, b: Option<SimTime>) -> Option<SimTime
     (m != u64::MAX).then_some(SimTime::from_nanos(m))
 }
 
+/// One timer of a full socket: a time, or [`Deadline::NONE`]. A `u64` of
+/// nanoseconds with `u64::MAX` for "not armed" (no deadline is `SimTime::MAX`, see
+/// [`earliest`]): half the size of an `Option<SimTime>`, and the socket's earliest
+/// timer is a plain `min`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Deadline(u64);
+
+impl Deadline {
+    pub const NONE: Deadline = Deadline(u64::MAX);
+
+    #[inline]
+    pub fn at(t: SimTime) -> Deadline {
+        debug_assert_ne!(t, SimTime::MAX);
+        Deadline(t.as_nanos())
+    }
+    #[inline]
+    pub fn is_set(self) -> bool {
+        self != Deadline::NONE
+    }
+    #[inline]
+    pub fn get(self) -> Option<SimTime> {
+        self.is_set().then_some(SimTime::from_nanos(self.0))
+    }
+    /// Armed and due at `now`.
+    #[inline]
+    pub fn due(self, now: SimTime) -> bool {
+        self.is_set() && self.0 <= now.as_nanos()
+    }
+    #[inline]
+    pub fn min(self, other: Deadline) -> Deadline {
+        Deadline(self.0.min(other.0))
+    }
+}
+
 /// Per-connection counters that end up in the [`SocketRecord`].
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Tally {
@@ -192,15 +226,15 @@ pub(crate) struct Sock {
     pub ts_offset: u32,
 
     // Timers (one slot each; the host keeps the earliest in its queue).
-    pub rto_at: Option<SimTime>,
+    pub rto_at: Deadline,
     /// Orphan FIN_WAIT_2 with `fin_timeout` > TIME_WAIT length: first phase
     /// (Linux keepalive timer).
-    pub fw2_at: Option<SimTime>,
+    pub fw2_at: Deadline,
     /// SO_LINGER N: when the blocked close() gives up; with `linger_from`.
-    pub linger_at: Option<SimTime>,
+    pub linger_at: Deadline,
     pub linger_from: SimTime,
     /// The deadline currently in the host's timer queue.
-    pub armed: Option<SimTime>,
+    pub armed: Deadline,
 
     pub rtt: Rtt,
     /// A segment being timed (end sequence, send time); cleared by retransmission
@@ -213,6 +247,10 @@ pub(crate) struct Sock {
     /// Consecutive time-outs of the current head (Linux `icsk_retransmits`).
     pub retries: u8,
     pub last_oow_ack: Option<SimTime>,
+    /// The peer's demultiplexing value for this connection, from the latest
+    /// segment received: sent back as a hint (simulator-internal, see
+    /// [`DemuxHint`]; it cannot change results).
+    pub peer_demux: u32,
 }
 
 impl Sock {
@@ -262,17 +300,18 @@ impl Sock {
             ts_recent: 0,
             ts_recent_at: now,
             ts_offset,
-            rto_at: None,
-            fw2_at: None,
-            linger_at: None,
+            rto_at: Deadline::NONE,
+            fw2_at: Deadline::NONE,
+            linger_at: Deadline::NONE,
             linger_from: now,
-            armed: None,
+            armed: Deadline::NONE,
             rtt: Rtt::new(cfg),
             timed: None,
             rto_started: now,
             retrans_stamp: None,
             retries: 0,
             last_oow_ack: None,
+            peer_demux: DemuxHint::UNKNOWN,
         }
     }
 
@@ -339,8 +378,8 @@ impl Sock {
 
     /// Earliest pending deadline.
     #[inline]
-    pub fn deadline(&self) -> Option<SimTime> {
-        earliest(earliest(self.rto_at, self.fw2_at), self.linger_at)
+    pub fn deadline(&self) -> Deadline {
+        self.rto_at.min(self.fw2_at).min(self.linger_at)
     }
 
     fn event(&self, cx: &mut Cx, ev: AppEvent) {
@@ -372,6 +411,10 @@ impl Sock {
             mss: if syn { Some(cx.cfg.mss) } else { None },
             ts,
             conn: self.conn,
+            demux: DemuxHint {
+                from: self.id.index(),
+                to: self.peer_demux,
+            },
         }
     }
 
@@ -535,9 +578,9 @@ impl Sock {
     }
 
     fn arm_rto(&mut self, now: SimTime, cfg: &TcpConfig) {
-        if self.rto_at.is_none() {
+        if !self.rto_at.is_set() {
             self.rto_started = now;
-            self.rto_at = Some(now + self.rtt.current(cfg));
+            self.rto_at = Deadline::at(now + self.rtt.current(cfg));
         }
     }
 
@@ -638,7 +681,7 @@ impl Sock {
         self.app_closed = true;
         self.linger_from = cx.now;
         if let Some(n) = linger {
-            self.linger_at = Some(cx.now + n);
+            self.linger_at = Deadline::at(cx.now + n);
         }
         if self.rcv_unread > 0 {
             // RFC 9293 SHLD-3 / RFC 2525 §2.17; checked before SO_LINGER (Linux).
@@ -667,7 +710,7 @@ impl Sock {
             ) {
                 self.finish_blocked_close(cx);
             }
-            if self.linger_at.is_some() {
+            if self.linger_at.is_set() {
                 Fate::Live
             } else {
                 self.orphaned(cx)
@@ -683,7 +726,7 @@ impl Sock {
     /// A lingering close() returns (FIN acknowledged, time-out, or reset); the
     /// socket is an orphan from then on.
     fn finish_blocked_close(&mut self, cx: &mut Cx) {
-        if self.linger_at.take().is_some() {
+        if std::mem::replace(&mut self.linger_at, Deadline::NONE).is_set() {
             self.orphan = true;
             let blocked = cx.now.saturating_since(self.linger_from);
             cx.io
@@ -718,7 +761,7 @@ impl Sock {
         let tmo = self.fin_time(cx.cfg);
         let tw = cx.cfg.time_wait_len();
         if tmo > tw {
-            self.fw2_at = Some(cx.now + (tmo - tw));
+            self.fw2_at = Deadline::at(cx.now + (tmo - tw));
             Fate::Live
         } else {
             Fate::FinWait2Mini(tmo)
@@ -730,19 +773,19 @@ impl Sock {
     /// Runs whichever of this socket's timers are due at `cx.now`.
     pub fn on_timer(&mut self, cx: &mut Cx) -> Fate {
         let now = cx.now;
-        if self.linger_at.is_some_and(|t| t <= now) {
+        if self.linger_at.due(now) {
             // SO_LINGER expired: nothing sent, nothing discarded; an orphan now.
             self.finish_blocked_close(cx);
         }
-        if self.fw2_at.is_some_and(|t| t <= now) {
+        if self.fw2_at.due(now) {
             // Linux tcp_keepalive_timer() for an orphaned FIN_WAIT_2.
-            self.fw2_at = None;
+            self.fw2_at = Deadline::NONE;
             let tw = cx.cfg.time_wait_len();
             let rest = self.fin_time(cx.cfg).saturating_sub(tw);
             return Fate::FinWait2Mini(rest.max(SimDuration::from_nanos(1)));
         }
-        if self.rto_at.is_some_and(|t| t <= now) {
-            self.rto_at = None;
+        if self.rto_at.due(now) {
+            self.rto_at = Deadline::NONE;
             return self.on_rto(cx);
         }
         Fate::Live
@@ -822,6 +865,7 @@ impl Sock {
 
     /// SEGMENT ARRIVES for a socket in SYN_SENT or a synchronized state / SYN_RCVD.
     pub fn on_segment(&mut self, cx: &mut Cx, seg: &Segment) -> Fate {
+        self.peer_demux = seg.demux.from;
         match self.state {
             State::SynSent => self.rcv_syn_sent(cx, seg),
             _ => self.rcv_other(cx, seg),
@@ -846,6 +890,7 @@ impl Sock {
     /// SYN_RCVD, send SYN,ACK.
     pub fn open_passive(&mut self, cx: &mut Cx, syn: &Segment, cause: Cause) {
         self.passive = true;
+        self.peer_demux = syn.demux.from;
         self.take_peer_options(cx, syn);
         self.set_state(cx, State::SynRcvd, cause);
         if cause == Cause::SynCookie {
@@ -893,7 +938,7 @@ impl Sock {
         } else {
             // Simultaneous open: SYN,ACK with the same ISS.
             self.set_state(cx, State::SynRcvd, Cause::RecvSyn);
-            self.rto_at = None;
+            self.rto_at = Deadline::NONE;
             self.snd_nxt = self.iss;
             self.send_syn(cx);
         }
@@ -957,7 +1002,7 @@ impl Sock {
         self.rtt.backoff = 0;
         self.retries = 0;
         self.retrans_stamp = None;
-        self.rto_at = None;
+        self.rto_at = Deadline::NONE;
         if self.snd_una != self.snd_max {
             self.arm_rto(cx.now, cx.cfg);
         }
@@ -1135,7 +1180,7 @@ impl Sock {
         if !self.transmit(cx, u32::MAX) && ack_now {
             self.send_ack(cx);
         }
-        if fate.is_live() && self.state == State::FinWait2 && self.orphan && self.fw2_at.is_none() {
+        if fate.is_live() && self.state == State::FinWait2 && self.orphan && !self.fw2_at.is_set() {
             return self.orphan_fin_wait2(cx);
         }
         fate
@@ -1195,5 +1240,6 @@ pub(crate) fn reset_for(seg: &Segment, conn: ConnId) -> Option<Segment> {
         mss: None,
         ts: None,
         conn,
+        demux: DemuxHint::reply_to(seg),
     })
 }

@@ -21,7 +21,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use sim_core::time::{SimDuration, SimTime};
 
 use crate::hash::keyed;
-use crate::segment::{Addr, ConnId, Flags, Segment, SockAddr};
+use crate::segment::{Addr, ConnId, DemuxHint, Flags, Segment, SockAddr};
 use crate::seq::Seq;
 use crate::sock::{Cx, OOW_RATELIMIT, Sock, earliest, record_transition, reset_for};
 use crate::state::{Cause, State};
@@ -33,6 +33,10 @@ const ACTIVE_OPEN: u8 = 4;
 const SENT_FIN_FIRST: u8 = 8;
 const TS_OK: u8 = 16;
 const LIVE: u8 = 32;
+
+/// A mini-socket's demultiplexing value is its index with this bit set (a full
+/// socket's is its slab index).
+pub(crate) const MINI: u32 = 1 << 31;
 
 /// One mini-socket (88 bytes).
 pub(crate) struct TwSock {
@@ -147,13 +151,12 @@ impl TwSock {
         }
     }
 
-    /// `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>` from the mini-socket
-    /// (Linux `tcp_v4_timewait_ack()`).
-    fn ack(&self, cx: &mut Cx, secret: u64) {
-        let ts = (self.bits & TS_OK != 0).then(|| {
-            let off = ts_offset(secret, cx.addr, self.remote_addr);
-            (cx.tsval(off), self.ts_recent)
-        });
+    /// `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>` from mini-socket `idx`
+    /// (Linux `tcp_v4_timewait_ack()`). Its demultiplexing hint names the
+    /// mini-socket but not the peer's socket: a mini-socket keeps no peer value
+    /// (4 more bytes would round it up to 96), and its peer needs a lookup.
+    fn ack(&self, idx: u32, cx: &mut Cx, ts_off: u32) {
+        let ts = (self.bits & TS_OK != 0).then(|| (cx.tsval(ts_off), self.ts_recent));
         cx.emit(Segment {
             src: SockAddr::new(cx.addr, self.local_port),
             dst: self.remote(),
@@ -165,12 +168,16 @@ impl TwSock {
             mss: None,
             ts,
             conn: self.conn,
+            demux: DemuxHint {
+                from: MINI | idx,
+                to: DemuxHint::UNKNOWN,
+            },
         });
     }
 
     /// Linux `tcp_timewait_check_oow_rate_limit()`: segments with data (and no SYN)
     /// are always answered, others at most once per 500 ms.
-    fn oow_ack(&mut self, cx: &mut Cx, seg: &Segment, secret: u64) {
+    fn oow_ack(&mut self, idx: u32, cx: &mut Cx, seg: &Segment, ts_off: u32) {
         let now_ms = Self::ms(cx.now);
         let always = seg.seg_len() > 0 && !seg.flags.syn();
         let limit_ms = (OOW_RATELIMIT.as_nanos() / 1_000_000) as u32;
@@ -180,7 +187,7 @@ impl TwSock {
             return;
         }
         self.last_oow_ms = now_ms.wrapping_add(1).max(1);
-        self.ack(cx, secret);
+        self.ack(idx, cx, ts_off);
     }
 }
 
@@ -338,6 +345,15 @@ const HEAP: usize = 1;
 impl TwTable {
     pub fn get(&self, idx: u32) -> &TwSock {
         &self.chunks[idx as usize / CHUNK][idx as usize % CHUNK]
+    }
+    /// Mini-socket `idx` if it exists and is live (any `idx`: a hint may be garbled).
+    #[inline]
+    pub fn get_live(&self, idx: u32) -> Option<&TwSock> {
+        let s = self
+            .chunks
+            .get(idx as usize / CHUNK)?
+            .get(idx as usize % CHUNK)?;
+        (s.bits & LIVE != 0).then_some(s)
     }
     fn get_mut(&mut self, idx: u32) -> &mut TwSock {
         &mut self.chunks[idx as usize / CHUNK][idx as usize % CHUNK]
@@ -524,12 +540,13 @@ impl TwTable {
     }
 
     /// SEGMENT ARRIVES at a mini-socket (Linux `tcp_timewait_state_process()`).
+    /// `ts_off` is the host's timestamp offset toward the peer ([`ts_offset`]).
     pub fn on_segment(
         &mut self,
         idx: u32,
         cx: &mut Cx,
         seg: &Segment,
-        secret: u64,
+        ts_off: u32,
         has_listener: bool,
     ) -> TwVerdict {
         let tw_len = cx.cfg.time_wait_len();
@@ -552,7 +569,7 @@ impl TwTable {
                 || (end.gt(s.rcv_nxt) && seg.seq.lt(s.rcv_nxt + wnd))
                 || (seg.seq == s.rcv_nxt + wnd && seg.seq == end);
             if paws_reject || !in_window {
-                s.oow_ack(cx, seg, secret);
+                s.oow_ack(idx, cx, seg, ts_off);
                 return TwVerdict::Keep;
             }
             if f.rst() {
@@ -579,7 +596,7 @@ impl TwTable {
                 s.ts_stamp_ms = TwSock::ms(cx.now);
             }
             s.set_state(cx, State::TimeWait, Cause::RecvFin);
-            s.ack(cx, secret);
+            s.ack(idx, cx, ts_off);
             self.schedule(idx, cx.now + tw_len, false);
             return TwVerdict::Keep;
         }
@@ -627,7 +644,7 @@ impl TwTable {
         if paws_reject || f.ack() {
             self.schedule(idx, cx.now + tw_len, false);
         }
-        self.get_mut(idx).oow_ack(cx, seg, secret);
+        self.get_mut(idx).oow_ack(idx, cx, seg, ts_off);
         TwVerdict::Keep
     }
 

@@ -63,15 +63,16 @@ fn client_closes_first_paths() {
 }
 
 /// A lossy run of many connections (client closes first, TIME_WAIT, retransmissions)
-/// with the given seeds and ISN policy, optionally calling [`Host::prefetch`]
-/// ahead of every delivery: every segment, both hosts' events and statistics.
-fn lossy_run(seed: u64, isn: IsnPolicy, prefetch: bool) -> Vec<String> {
+/// with the given seeds and ISN policy, demultiplexing hints garbled in flight if
+/// `garble` is set: every segment, both hosts' events and statistics, and how
+/// many of the delivered segments' hints named their socket.
+fn lossy_run_hints(seed: u64, isn: IsnPolicy, garble: Option<u64>) -> (Vec<String>, u64, u64) {
     let c = TcpConfig {
         isn,
         ..TcpConfig::default()
     };
     let mut p = Pair::with_seeds(c.clone(), c, SimDuration::from_millis(20), [seed, seed + 1]);
-    p.prefetch = prefetch;
+    p.garble_hints = garble;
     p.drops = (0..2000).map(|i| i % 7 == 3).collect();
     p.call(1, |h, now, st| h.listen(now, 80, st)).unwrap();
     let server = SockAddr::new(p.addr(1), 80);
@@ -103,7 +104,36 @@ fn lossy_run(seed: u64, isn: IsnPolicy, prefetch: bool) -> Vec<String> {
         .collect();
     out.extend(p.events.iter().flatten().map(|e| format!("{e:?}")));
     out.extend(p.stats.iter().map(|s| format!("{s:?}")));
-    out
+    (out, p.hints_verified, p.delivered)
+}
+
+fn lossy_run(seed: u64, isn: IsnPolicy) -> Vec<String> {
+    lossy_run_hints(seed, isn, None).0
+}
+
+/// Demultiplexing hints are a pure shortcut: most segments' hints name their
+/// socket (full or mini), and with every hint garbled in flight (pointing at no
+/// socket, at other live sockets, or at freed ones) the run is identical, byte
+/// for byte. The garbled hints often name live sockets of other connections, so
+/// a host that trusted a hint without checking its 4-tuple would misdeliver.
+#[test]
+fn demux_hints_cannot_change_results() {
+    for isn in [IsnPolicy::Linux, IsnPolicy::Random] {
+        let (plain, verified, delivered) = lossy_run_hints(7, isn, None);
+        assert!(
+            plain.iter().any(|l| l.contains("TimeWait")),
+            "TIME_WAIT reached"
+        );
+        assert!(
+            verified * 2 > delivered,
+            "{verified} of {delivered} hints named their socket"
+        );
+        for garble in [1, 2, 3] {
+            let (garbled, v, _) = lossy_run_hints(7, isn, Some(garble));
+            assert!(v < verified, "garbled hints still verified: {v}");
+            assert_eq!(plain, garbled, "garble seed {garble}");
+        }
+    }
 }
 
 /// The same seeds give the same segments, events and statistics, byte for byte,
@@ -111,44 +141,11 @@ fn lossy_run(seed: u64, isn: IsnPolicy, prefetch: bool) -> Vec<String> {
 #[test]
 fn same_seed_same_run() {
     for isn in [IsnPolicy::Linux, IsnPolicy::Random] {
-        let a = lossy_run(7, isn, false);
+        let a = lossy_run(7, isn);
         assert!(a.len() > 300);
-        assert_eq!(a, lossy_run(7, isn, false));
-        assert_ne!(a, lossy_run(8, isn, false));
+        assert_eq!(a, lossy_run(7, isn));
+        assert_ne!(a, lossy_run(8, isn));
     }
-}
-
-/// `Host::prefetch` is a pure hint: called before every delivery (on the host
-/// addressed and the other one, for this segment and the next), the run is
-/// identical to one without it.
-#[test]
-fn prefetch_changes_nothing() {
-    let plain = lossy_run(7, IsnPolicy::Linux, false);
-    assert!(
-        plain.iter().any(|l| l.contains("TimeWait")),
-        "TIME_WAIT reached"
-    );
-    assert_eq!(plain, lossy_run(7, IsnPolicy::Linux, true));
-    // Also on a host with an empty 4-tuple table.
-    let h = Host::new(
-        Addr::new(10, 0, 0, 9),
-        TcpConfig::default(),
-        CostModel::default(),
-        3,
-    );
-    let seg = Segment {
-        src: SockAddr::new(Addr::new(10, 0, 0, 1), 4000),
-        dst: SockAddr::new(h.addr(), 80),
-        seq: Seq(1),
-        ack: Seq(0),
-        flags: Flags::SYN,
-        window: 65535,
-        len: 0,
-        mss: None,
-        ts: None,
-        conn: ConnId(1),
-    };
-    h.prefetch(&seg);
 }
 
 fn connected_pair(delay_ms: u64) -> (Pair, SocketId, SocketId) {

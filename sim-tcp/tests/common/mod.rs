@@ -155,6 +155,7 @@ impl Tb {
             mss: if flags.syn() { Some(1460) } else { None },
             ts: None,
             conn: ConnId(1),
+            demux: DemuxHint::NONE,
         }
     }
 
@@ -274,9 +275,13 @@ pub struct Pair {
     pub drops: std::collections::VecDeque<bool>,
     /// Every segment sent: (time, sending host, segment).
     pub log: Vec<(SimTime, usize, Segment)>,
-    /// Call [`Host::prefetch`] on both hosts, for the segment being delivered and
-    /// the next one on the wire (as the harness does, one event ahead).
-    pub prefetch: bool,
+    /// When set (an xorshift state), every delivered segment's demultiplexing
+    /// hint (`demux.to`) is replaced by a garbled one: unknown, a low full or
+    /// mini-socket index (often another live socket), a neighbour of the true
+    /// value, or random bits.
+    pub garble_hints: Option<u64>,
+    /// Delivered segments whose hint named their socket (checked before delivery).
+    pub hints_verified: u64,
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord, Clone, Copy)]
@@ -303,7 +308,8 @@ impl Pair {
             delivered: 0,
             drops: Default::default(),
             log: Vec::new(),
-            prefetch: false,
+            garble_hints: None,
+            hints_verified: 0,
         }
     }
 
@@ -347,20 +353,26 @@ impl Pair {
             self.now = self.now.max(next);
             if wire == Some(next) {
                 let Reverse((_, _, dst, k)) = self.wire.pop().unwrap();
-                let seg = self.segs[k.0].take().unwrap();
+                let mut seg = self.segs[k.0].take().unwrap();
                 if self.drops.pop_front().unwrap_or(false) {
                     continue;
                 }
                 self.delivered += 1;
-                if self.prefetch {
-                    let next = self.wire.peek().and_then(|Reverse((.., k))| self.segs[k.0]);
-                    for h in &self.hosts {
-                        h.prefetch(&seg);
-                        if let Some(n) = &next {
-                            h.prefetch(n);
-                        }
-                    }
+                if let Some(x) = &mut self.garble_hints {
+                    *x ^= *x << 13;
+                    *x ^= *x >> 7;
+                    *x ^= *x << 17;
+                    let r = (*x >> 8) as u32;
+                    seg.demux.to = match *x % 6 {
+                        0 => DemuxHint::UNKNOWN,
+                        1 => r % 4,
+                        2 => (1 << 31) | (r % 4),
+                        3 => seg.demux.to ^ 1,
+                        4 => seg.demux.to.wrapping_add(1),
+                        _ => r,
+                    };
                 }
+                self.hints_verified += u64::from(self.hosts[dst].hint_verifies(&seg));
                 let now = self.now;
                 self.hosts[dst].on_segment(now, &seg, &mut self.stats[dst]);
             } else {
