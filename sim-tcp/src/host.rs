@@ -349,8 +349,24 @@ impl Host {
         )
     }
 
-    /// Applies a socket's fate after a call.
+    /// Applies a socket's fate after a call. The common case, a socket that stays
+    /// and owes its listener and the orphan count nothing ([`Sock::owes_host`]),
+    /// only re-files its deadline: inlined into every caller, it saves the call
+    /// and the checks of [`Host::settle_fully`] on nearly every segment.
+    #[inline(always)]
     fn settle(&mut self, now: SimTime, idx: u32, fate: Fate, stats: &mut Stats) {
+        let sock = self.slots[idx as usize].sock.as_ref().expect("live slot");
+        if fate.is_live() && !sock.owes_host() {
+            self.retime(idx);
+        } else {
+            self.settle_fully(now, idx, fate, stats);
+        }
+    }
+
+    /// [`Host::settle`] with the listener's SYN and accept queues, the orphan
+    /// count and the socket's end.
+    #[inline(never)]
+    fn settle_fully(&mut self, now: SimTime, idx: u32, fate: Fate, stats: &mut Stats) {
         let sock = self.slots[idx as usize].sock.as_mut().expect("live slot");
         if sock.passive
             && sock.state != State::SynRcvd
@@ -378,20 +394,26 @@ impl Host {
             }
         }
         match fate {
-            Fate::Live => {
-                let d = sock.deadline();
-                if d != sock.armed {
-                    let was_armed = sock.armed.is_set();
-                    sock.armed = d;
-                    match d.get() {
-                        Some(t) => self.timers.arm(idx, t, was_armed),
-                        None => self.timers.disarm(idx),
-                    }
-                }
-            }
+            Fate::Live => self.retime(idx),
             Fate::Dead => self.free_full(now, idx, stats),
             Fate::TimeWait(cause) => self.make_mini(now, idx, None, Some(cause), stats),
             Fate::FinWait2Mini(tmo) => self.make_mini(now, idx, Some(tmo), None, stats),
+        }
+    }
+
+    /// Files the live full socket at `idx` under its current earliest deadline
+    /// (arms, re-arms or disarms it), unless that is unchanged.
+    #[inline(always)]
+    fn retime(&mut self, idx: u32) {
+        let sock = self.slots[idx as usize].sock.as_mut().expect("live slot");
+        let d = sock.deadline();
+        if d != sock.armed {
+            let was_armed = sock.armed.is_set();
+            sock.armed = d;
+            match d.get() {
+                Some(t) => self.timers.arm(idx, t, was_armed),
+                None => self.timers.disarm(idx),
+            }
         }
     }
 

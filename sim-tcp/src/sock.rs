@@ -376,6 +376,19 @@ impl Sock {
         }
     }
 
+    /// Whether the host has bookkeeping to do for this socket after a call
+    /// (`Host::settle_fully`): a listener's child leaving SYN_RCVD (the SYN queue
+    /// count) or established and neither accepted nor queued (the accept queue),
+    /// or an orphan not yet in the orphan count (`tcp_max_orphans`). Accepted
+    /// and active-open sockets are checked first: they owe nothing until close().
+    #[inline(always)]
+    pub fn owes_host(&self) -> bool {
+        ((self.in_synq || !(self.accepted || self.queued))
+            && self.passive
+            && self.state != State::SynRcvd)
+            || (self.orphan && !self.orphan_counted)
+    }
+
     /// Earliest pending deadline.
     #[inline]
     pub fn deadline(&self) -> Deadline {
