@@ -518,25 +518,29 @@ impl Sock {
 
     /// Send what the windows allow: data in MSS pieces, then the FIN (piggybacked on
     /// the last data segment when it fits). `budget` caps segments (1 after an RTO).
-    /// Returns whether anything was sent (which then carried our ACK).
-    fn transmit(&mut self, cx: &mut Cx, mut budget: u32) -> bool {
+    /// Returns whether anything was sent (which then carried our ACK). The checks
+    /// that most calls stop at (two of three: an ACK that leaves nothing to send)
+    /// are inlined into the callers; the loop is a call.
+    #[inline(always)]
+    fn transmit(&mut self, cx: &mut Cx, budget: u32) -> bool {
         // Only once the peer's SYN is in (its window is known); a close() in
         // SYN_RCVD sends its FIN at once (RFC 9293 §3.10.4, SYN-RECEIVED STATE).
-        if !matches!(
+        // And only with something unsent or a FIN due: else the loop would send
+        // nothing either.
+        matches!(
             self.state,
             State::Established
                 | State::CloseWait
                 | State::FinWait1
                 | State::Closing
                 | State::LastAck
-        ) {
-            return false;
-        }
-        // Nothing unsent and no FIN due (what most ACKs leave): the loop below
-        // would send nothing either.
-        if !self.snd_nxt.lt(self.write_seq) && !self.fin_due() {
-            return false;
-        }
+        ) && (self.snd_nxt.lt(self.write_seq) || self.fin_due())
+            && self.transmit_some(cx, budget)
+    }
+
+    /// [`Sock::transmit`]'s loop, for a socket with something to send.
+    #[inline(never)]
+    fn transmit_some(&mut self, cx: &mut Cx, mut budget: u32) -> bool {
         let limit = self.snd_wnd.min(self.cwnd(cx.cfg)).max(1);
         let mut sent = false;
         while budget > 0 {
