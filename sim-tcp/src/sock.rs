@@ -330,6 +330,7 @@ impl Sock {
     }
 
     /// Every state change of a full socket goes through here.
+    #[inline(always)]
     pub fn set_state(&mut self, cx: &mut Cx, to: State, cause: Cause) {
         let from = self.state;
         let delta = self.cost_in(to, cx.cost) - self.cost_in(from, cx.cost);
