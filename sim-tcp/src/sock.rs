@@ -329,7 +329,8 @@ impl Sock {
         }
     }
 
-    /// Every state change of a full socket goes through here.
+    /// Every state change of a full socket goes through here. Inlined: its
+    /// callers pass constant states, so `cost_in` and the accounting branches fold.
     #[inline(always)]
     pub fn set_state(&mut self, cx: &mut Cx, to: State, cause: Cause) {
         let from = self.state;
