@@ -175,6 +175,15 @@ impl Timers {
         self.bound();
     }
 
+    /// Files socket `idx` under its new deadline `d` ([`Sock::refile`]).
+    #[inline]
+    fn refile(&mut self, idx: u32, d: Deadline, was_armed: bool) {
+        match d.get() {
+            Some(t) => self.arm(idx, t, was_armed),
+            None => self.disarm(idx),
+        }
+    }
+
     /// Disarms an armed socket.
     fn disarm(&mut self, idx: u32) {
         self.bump(idx);
@@ -311,7 +320,16 @@ impl Host {
     ) -> R {
         let (sock, mut cx) = self.sock_cx(now, idx, stats);
         let (fate, r) = f(sock, &mut cx);
-        self.settle(now, idx, fate, stats);
+        // The common case, a socket that stays and owes its listener and the
+        // orphan count nothing, only re-files its deadline: done here, on the
+        // socket at hand, without looking it up again.
+        if fate.is_live() && !sock.owes_host() {
+            if let Some((d, was_armed)) = sock.refile() {
+                self.timers.refile(idx, d, was_armed);
+            }
+        } else {
+            self.settle(now, idx, fate, stats);
+        }
         r
     }
 
@@ -364,24 +382,10 @@ impl Host {
         )
     }
 
-    /// Applies a socket's fate after a call. The common case, a socket that stays
-    /// and owes its listener and the orphan count nothing ([`Sock::owes_host`]),
-    /// only re-files its deadline: inlined into every caller, it saves the call
-    /// and the checks of [`Host::settle_fully`] on nearly every segment.
-    #[inline(always)]
-    fn settle(&mut self, now: SimTime, idx: u32, fate: Fate, stats: &mut Stats) {
-        let sock = self.slots[idx as usize].sock.as_ref().expect("live slot");
-        if fate.is_live() && !sock.owes_host() {
-            self.retime(idx);
-        } else {
-            self.settle_fully(now, idx, fate, stats);
-        }
-    }
-
-    /// [`Host::settle`] with the listener's SYN and accept queues, the orphan
-    /// count and the socket's end.
+    /// Applies a socket's fate after a call: the listener's SYN and accept
+    /// queues, the orphan count, the deadline, the socket's end.
     #[inline(never)]
-    fn settle_fully(&mut self, now: SimTime, idx: u32, fate: Fate, stats: &mut Stats) {
+    fn settle(&mut self, now: SimTime, idx: u32, fate: Fate, stats: &mut Stats) {
         let sock = self.slots[idx as usize].sock.as_mut().expect("live slot");
         if sock.passive
             && sock.state != State::SynRcvd
@@ -409,26 +413,14 @@ impl Host {
             }
         }
         match fate {
-            Fate::Live => self.retime(idx),
+            Fate::Live => {
+                if let Some((d, was_armed)) = sock.refile() {
+                    self.timers.refile(idx, d, was_armed);
+                }
+            }
             Fate::Dead => self.free_full(now, idx, stats),
             Fate::TimeWait(cause) => self.make_mini(now, idx, None, Some(cause), stats),
             Fate::FinWait2Mini(tmo) => self.make_mini(now, idx, Some(tmo), None, stats),
-        }
-    }
-
-    /// Files the live full socket at `idx` under its current earliest deadline
-    /// (arms, re-arms or disarms it), unless that is unchanged.
-    #[inline(always)]
-    fn retime(&mut self, idx: u32) {
-        let sock = self.slots[idx as usize].sock.as_mut().expect("live slot");
-        let d = sock.deadline();
-        if d != sock.armed {
-            let was_armed = sock.armed.is_set();
-            sock.armed = d;
-            match d.get() {
-                Some(t) => self.timers.arm(idx, t, was_armed),
-                None => self.timers.disarm(idx),
-            }
         }
     }
 

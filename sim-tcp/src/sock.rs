@@ -379,7 +379,7 @@ impl Sock {
     }
 
     /// Whether the host has bookkeeping to do for this socket after a call
-    /// (`Host::settle_fully`): a listener's child leaving SYN_RCVD (the SYN queue
+    /// (`Host::settle`): a listener's child leaving SYN_RCVD (the SYN queue
     /// count) or established and neither accepted nor queued (the accept queue),
     /// or an orphan not yet in the orphan count (`tcp_max_orphans`). Accepted
     /// and active-open sockets are checked first: they owe nothing until close().
@@ -389,6 +389,20 @@ impl Sock {
             && self.passive
             && self.state != State::SynRcvd)
             || (self.orphan && !self.orphan_counted)
+    }
+
+    /// Notes the socket's earliest deadline as the one its host files it under
+    /// (`armed`) and returns it with whether an earlier one was filed, if it
+    /// changed (the host then re-files it).
+    #[inline(always)]
+    pub fn refile(&mut self) -> Option<(Deadline, bool)> {
+        let d = self.deadline();
+        if d == self.armed {
+            return None;
+        }
+        let was_armed = self.armed.is_set();
+        self.armed = d;
+        Some((d, was_armed))
     }
 
     /// Earliest pending deadline.
