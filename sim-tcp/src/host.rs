@@ -175,14 +175,34 @@ impl Timers {
         self.bound();
     }
 
+    /// Files socket `idx` under its new deadline `d` ([`Sock::refile`]).
+    #[inline]
+    fn refile(&mut self, idx: u32, d: Deadline, was_armed: bool) {
+        match d.get() {
+            Some(t) => self.arm(idx, t, was_armed),
+            None => self.disarm(idx),
+        }
+    }
+
     /// Disarms an armed socket.
     fn disarm(&mut self, idx: u32) {
         self.bump(idx);
         self.armed -= 1;
-        if self.at_top(idx) {
+        if self.armed == 0 {
+            self.clear();
+        } else if self.at_top(idx) {
             self.tidy();
         }
         self.bound();
+    }
+
+    /// No socket is armed any more, so every entry is stale: drops them all at
+    /// once, without popping them one by one. A client host has one or two
+    /// connections open at a time, and an ACK disarming the last one is the
+    /// common case.
+    fn clear(&mut self) {
+        self.heap.retain(|_| false);
+        self.top = None;
     }
 
     /// Pops stale entries until the top is live, and notes it.
@@ -225,7 +245,11 @@ impl Timers {
         debug_assert_eq!(self.top, Some((t, idx)));
         self.bump(idx);
         self.armed -= 1;
-        self.tidy();
+        if self.armed == 0 {
+            self.clear();
+        } else {
+            self.tidy();
+        }
         self.bound();
         Some((t, idx))
     }
@@ -296,7 +320,16 @@ impl Host {
     ) -> R {
         let (sock, mut cx) = self.sock_cx(now, idx, stats);
         let (fate, r) = f(sock, &mut cx);
-        self.settle(now, idx, fate, stats);
+        // The common case, a socket that stays and owes its listener and the
+        // orphan count nothing, only re-files its deadline: done here, on the
+        // socket at hand, without looking it up again.
+        if fate.is_live() && !sock.owes_host() {
+            if let Some((d, was_armed)) = sock.refile() {
+                self.timers.refile(idx, d, was_armed);
+            }
+        } else {
+            self.settle(now, idx, fate, stats);
+        }
         r
     }
 
@@ -349,7 +382,9 @@ impl Host {
         )
     }
 
-    /// Applies a socket's fate after a call.
+    /// Applies a socket's fate after a call: the listener's SYN and accept
+    /// queues, the orphan count, the deadline, the socket's end.
+    #[inline(never)]
     fn settle(&mut self, now: SimTime, idx: u32, fate: Fate, stats: &mut Stats) {
         let sock = self.slots[idx as usize].sock.as_mut().expect("live slot");
         if sock.passive
@@ -379,14 +414,8 @@ impl Host {
         }
         match fate {
             Fate::Live => {
-                let d = sock.deadline();
-                if d != sock.armed {
-                    let was_armed = sock.armed.is_set();
-                    sock.armed = d;
-                    match d.get() {
-                        Some(t) => self.timers.arm(idx, t, was_armed),
-                        None => self.timers.disarm(idx),
-                    }
+                if let Some((d, was_armed)) = sock.refile() {
+                    self.timers.refile(idx, d, was_armed);
                 }
             }
             Fate::Dead => self.free_full(now, idx, stats),
@@ -1202,20 +1231,21 @@ mod tests {
 
     /// `Timers` against a sorted set of `(deadline, slab index)`: random armings
     /// (a few RTO classes and random ones, ties included), re-armings, disarmings
-    /// (of the earliest socket and of others) and pops, with compaction. The cached
-    /// top is always the set's first element, and pops follow the set's order.
-    #[test]
-    fn timers_fire_in_the_order_of_a_sorted_set() {
+    /// (of the earliest socket and of others) and pops over `sockets` slab indices.
+    /// The cached top is always the set's first element, and pops follow the set's
+    /// order. Returns (pops, compactions, clears: the heap emptied with several
+    /// entries in it).
+    fn timers_against_a_sorted_set(sockets: u32) -> (usize, usize, usize) {
         let mut timers = Timers::default();
         let mut model: BTreeSet<(SimTime, u32)> = BTreeSet::new();
-        let mut armed: Vec<Option<SimTime>> = vec![None; 300];
+        let mut armed: Vec<Option<SimTime>> = vec![None; sockets as usize];
         let mut rng = SplitMix::new(3);
-        let (mut now, mut pops, mut compactions) = (0u64, 0, 0);
+        let (mut now, mut pops, mut compactions, mut clears) = (0u64, 0, 0, 0);
         for step in 0..300_000 {
             let idx = match model.first() {
                 // Often the earliest socket: its ACK arrives first.
                 Some(&(_, first)) if rng.below(4) == 0 => first,
-                _ => rng.below(300),
+                _ => rng.below(sockets),
             };
             let cur = armed[idx as usize];
             let before = timers.heap.len();
@@ -1254,18 +1284,41 @@ mod tests {
                 }
                 _ => now += u64::from(rng.below(50)),
             }
-            compactions += usize::from(timers.heap.len() + 1 < before);
+            if timers.heap.is_empty() && before > 1 {
+                clears += 1;
+            } else if timers.heap.len() + 1 < before {
+                compactions += 1;
+            }
             assert_eq!(timers.peek(), model.first().copied(), "step {step}");
             assert_eq!(timers.armed, model.len());
             assert!(timers.heap.len() <= 2 * timers.armed + 64);
+            assert!(timers.armed > 0 || timers.heap.is_empty());
         }
-        assert!(
-            pops > 10_000 && compactions > 100,
-            "{pops} pops, {compactions} compactions"
-        );
         while let Some(want) = model.pop_first() {
             assert_eq!(timers.pop(), Some(want));
         }
         assert_eq!(timers.pop(), None);
+        (pops, compactions, clears)
+    }
+
+    /// Many sockets armed at once: stale entries pile up and are compacted.
+    #[test]
+    fn timers_fire_in_the_order_of_a_sorted_set() {
+        let (pops, compactions, _) = timers_against_a_sorted_set(300);
+        assert!(
+            pops > 10_000 && compactions > 100,
+            "{pops} pops, {compactions} compactions"
+        );
+    }
+
+    /// A client host's pattern, one or two sockets: the last disarm or pop
+    /// empties the heap at once.
+    #[test]
+    fn timers_of_few_sockets_fire_in_order_and_clear() {
+        let (pops, _, clears) = timers_against_a_sorted_set(2);
+        assert!(
+            pops > 10_000 && clears > 1_000,
+            "{pops} pops, {clears} clears"
+        );
     }
 }

@@ -329,7 +329,9 @@ impl Sock {
         }
     }
 
-    /// Every state change of a full socket goes through here.
+    /// Every state change of a full socket goes through here. Inlined: its
+    /// callers pass constant states, so `cost_in` and the accounting branches fold.
+    #[inline(always)]
     pub fn set_state(&mut self, cx: &mut Cx, to: State, cause: Cause) {
         let from = self.state;
         let delta = self.cost_in(to, cx.cost) - self.cost_in(from, cx.cost);
@@ -374,6 +376,33 @@ impl Sock {
             aborted: t.aborted,
             sent_fin_first: t.sent_fin_first,
         }
+    }
+
+    /// Whether the host has bookkeeping to do for this socket after a call
+    /// (`Host::settle`): a listener's child leaving SYN_RCVD (the SYN queue
+    /// count) or established and neither accepted nor queued (the accept queue),
+    /// or an orphan not yet in the orphan count (`tcp_max_orphans`). Accepted
+    /// and active-open sockets are checked first: they owe nothing until close().
+    #[inline(always)]
+    pub fn owes_host(&self) -> bool {
+        ((self.in_synq || !(self.accepted || self.queued))
+            && self.passive
+            && self.state != State::SynRcvd)
+            || (self.orphan && !self.orphan_counted)
+    }
+
+    /// Notes the socket's earliest deadline as the one its host files it under
+    /// (`armed`) and returns it with whether an earlier one was filed, if it
+    /// changed (the host then re-files it).
+    #[inline(always)]
+    pub fn refile(&mut self) -> Option<(Deadline, bool)> {
+        let d = self.deadline();
+        if d == self.armed {
+            return None;
+        }
+        let was_armed = self.armed.is_set();
+        self.armed = d;
+        Some((d, was_armed))
     }
 
     /// Earliest pending deadline.
@@ -505,25 +534,29 @@ impl Sock {
 
     /// Send what the windows allow: data in MSS pieces, then the FIN (piggybacked on
     /// the last data segment when it fits). `budget` caps segments (1 after an RTO).
-    /// Returns whether anything was sent (which then carried our ACK).
-    fn transmit(&mut self, cx: &mut Cx, mut budget: u32) -> bool {
+    /// Returns whether anything was sent (which then carried our ACK). The checks
+    /// that most calls stop at (two of three: an ACK that leaves nothing to send)
+    /// are inlined into the callers; the loop is a call.
+    #[inline(always)]
+    fn transmit(&mut self, cx: &mut Cx, budget: u32) -> bool {
         // Only once the peer's SYN is in (its window is known); a close() in
         // SYN_RCVD sends its FIN at once (RFC 9293 §3.10.4, SYN-RECEIVED STATE).
-        if !matches!(
+        // And only with something unsent or a FIN due: else the loop would send
+        // nothing either.
+        matches!(
             self.state,
             State::Established
                 | State::CloseWait
                 | State::FinWait1
                 | State::Closing
                 | State::LastAck
-        ) {
-            return false;
-        }
-        // Nothing unsent and no FIN due (what most ACKs leave): the loop below
-        // would send nothing either.
-        if !self.snd_nxt.lt(self.write_seq) && !self.fin_due() {
-            return false;
-        }
+        ) && (self.snd_nxt.lt(self.write_seq) || self.fin_due())
+            && self.transmit_some(cx, budget)
+    }
+
+    /// [`Sock::transmit`]'s loop, for a socket with something to send.
+    #[inline(never)]
+    fn transmit_some(&mut self, cx: &mut Cx, mut budget: u32) -> bool {
         let limit = self.snd_wnd.min(self.cwnd(cx.cfg)).max(1);
         let mut sent = false;
         while budget > 0 {

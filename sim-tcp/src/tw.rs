@@ -124,6 +124,10 @@ impl TwSock {
         }
     }
 
+    /// Every state change of a mini-socket goes through here (as
+    /// `Sock::set_state` for full ones). Inlined: its callers pass constant
+    /// states, so the memory delta and the accounting branches fold.
+    #[inline(always)]
     fn set_state(&mut self, cx: &mut Cx, to: State, cause: Cause) {
         let from = self.state();
         let delta = if to == State::Closed {
