@@ -738,12 +738,20 @@ impl<'a> World<'a> {
     /// in flight). Without `workload.client_vanish` no connection vanishes, and
     /// the connection (a cache miss per segment at scale) is not looked at.
     fn is_silenced(&self, conn: ConnId) -> bool {
-        self.vanishing && self.conn(conn).is_some_and(|c| c.flag(SILENCED))
+        self.silenced(conn).is_some()
     }
 
     /// Whether `host` is the vanished client of connection `conn`.
     fn is_silenced_client(&self, conn: ConnId, host: u32) -> bool {
-        self.is_silenced(conn) && self.conn(conn).is_some_and(|c| c.client_host == host)
+        self.silenced(conn).is_some_and(|c| c.client_host == host)
+    }
+
+    /// Connection `conn`, if its client vanished (see [`World::is_silenced`]).
+    fn silenced(&self, conn: ConnId) -> Option<&Conn> {
+        if !self.vanishing {
+            return None;
+        }
+        self.conn(conn).filter(|c| c.flag(SILENCED))
     }
 
     /// The slab slot of a connection in flight.
