@@ -68,11 +68,12 @@ impl Staging {
 
     /// A CSV writer for table `name` (header row from the row type).
     pub fn csv(&self, name: &str) -> Result<CsvOut, CliError> {
+        let p = self.path(name);
         Ok(CsvOut {
-            file: self.file(name)?,
-            path: self.path(name),
+            file: File::create(&p).map_err(|e| CliError::io("cannot create", &p, e))?,
+            path: p,
             wrote: false,
-            line: Vec::new(),
+            buf: Vec::with_capacity(CSV_FLUSH_AT + 1024),
         })
     }
 
@@ -113,45 +114,60 @@ fn is_replaceable(dir: &Path) -> bool {
 
 /// A CSV table being written row by row.
 pub struct CsvOut {
-    file: BufWriter<File>,
+    file: File,
     path: PathBuf,
     /// A row (and so the header) has been written.
     wrote: bool,
-    /// The `connections.csv` line being formatted, reused.
-    line: Vec<u8>,
+    /// Rows not yet written to `file`: rows are formatted straight into it, and it
+    /// goes out once it holds [`CSV_FLUSH_AT`] bytes.
+    buf: Vec<u8>,
 }
+
+/// How many bytes of rows [`CsvOut`] gathers before writing them to its file.
+const CSV_FLUSH_AT: usize = 1 << 16;
 
 impl CsvOut {
     /// Writes `row` through csv's serializer (the header row first, once).
     pub fn row<T: Serialize>(&mut self, row: &T) -> Result<(), CliError> {
-        // A serializer per row, over the file's buffer, with a small buffer of its
+        // A serializer per row, over the rows' buffer, with a small buffer of its
         // own that is flushed before it is dropped: rows written by
-        // [`CsvOut::connection`] go straight to the file in between.
+        // [`CsvOut::connection`] go into the same buffer in between.
         let mut w = csv::WriterBuilder::new()
             .has_headers(!self.wrote)
             .buffer_capacity(256)
-            .from_writer(&mut self.file);
+            .from_writer(&mut self.buf);
         let res = w.serialize(row).and_then(|()| Ok(w.flush()?));
         drop(w);
         self.wrote = true;
-        res.map_err(|e| self.error(e))
-    }
-
-    fn error(&self, e: csv::Error) -> CliError {
-        CliError::other(format!("cannot write {}: {e}", self.path.display()))
+        res.map_err(|e| CliError::other(format!("cannot write {}: {e}", self.path.display())))?;
+        self.written()
     }
 
     /// A `connections.csv` row: the same bytes as [`CsvOut::row`], formatted here
     /// without serde and with a fast text for times (a million rows per second of
-    /// wall time matter), straight into the file's buffer. The first row goes
+    /// wall time matter), straight into the rows' buffer. The first row goes
     /// through serde, which writes the header.
     pub fn connection(&mut self, r: &ConnectionRow) -> Result<(), CliError> {
         if !self.wrote {
             return self.row(r);
         }
-        self.line.clear();
-        write_connection(&mut self.line, r);
-        let res = self.file.write_all(&self.line);
+        write_connection(&mut self.buf, r);
+        self.written()
+    }
+
+    /// Writes the buffered rows out once there are enough of them.
+    #[inline]
+    fn written(&mut self) -> Result<(), CliError> {
+        if self.buf.len() < CSV_FLUSH_AT {
+            return Ok(());
+        }
+        self.write_out()
+    }
+
+    /// Writes every buffered row to the file.
+    fn write_out(&mut self) -> Result<(), CliError> {
+        let res = self.file.write_all(&self.buf);
+        self.buf.clear();
         res.map_err(|e| CliError::io("cannot write", &self.path, e))
     }
 
@@ -164,9 +180,7 @@ impl CsvOut {
     }
 
     pub fn finish(mut self) -> Result<(), CliError> {
-        self.file
-            .flush()
-            .map_err(|e| CliError::io("cannot write", &self.path, e))
+        self.write_out()
     }
 }
 
