@@ -3,31 +3,12 @@
 //! almost nothing more. Counted with a wrapping global allocator around
 //! `scenarios::run::run` only.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use scenarios::run::{RunOptions, run};
 use scenarios::spec;
-
-struct Counting;
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.realloc(p, l, n) }
-    }
-}
+use sim_core::alloc_count::CountingAlloc;
 
 #[global_allocator]
-static A: Counting = Counting;
+static ALLOC: CountingAlloc = CountingAlloc::new();
 
 /// Allocations made by one lossy client-close run of `secs` seconds of arrivals at
 /// 1,000 connections/s, and its connection count.
@@ -41,12 +22,9 @@ fn allocations(secs: u32) -> (u64, u64) {
     let sc = spec::load("client-close", &sets).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let opts = RunOptions::new(tmp.path().join("out"));
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = ALLOC.allocations();
     let out = run(&sc, &opts).unwrap();
-    (
-        ALLOCS.load(Ordering::Relaxed) - before,
-        out.summary.attempted,
-    )
+    (ALLOC.allocations() - before, out.summary.attempted)
 }
 
 #[test]

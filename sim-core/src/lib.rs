@@ -8,9 +8,10 @@
 //! | [`sim`] | [`Sim`], the scheduler: `schedule` / `schedule_cancellable` / `cancel`, one re-armable deadline per id (`set_deadline` / `update_deadline`), `step` / `step_until` / `run` / `run_until`, `events_processed` |
 //! | [`queue`] | [`EventQueue`]: pending events keyed by [`Key`] = (time, insertion sequence), FIFO at equal times, lazy cancellation by [`EventKey`] |
 //! | [`lane`] | FIFO lanes: events at a fixed delay after scheduling, O(1) each, merged with the heap by key ([`Sim::add_lane`] / [`Sim::schedule_in_lane`]) |
-//! | [`deadline`] | [`DeadlineSet`]: one pending deadline per id, two designs ([`LazyDeadlines`], [`IndexedDeadlines`] on the `priority-queue` crate) |
+//! | [`deadline`] | [`DeadlineSet`]: one pending deadline per id; [`InPlaceDeadlines`] (the default, [`FastDeadlines`]), [`LazyDeadlines`], and [`IndexedDeadlines`] on the `priority-queue` crate |
 //! | [`heap`] | [`heap::QuadHeap`], the 4-ary min-heap with deferred pops under both queues |
 //! | [`rng`] | [`MasterSeed`]: named ChaCha8 streams and `u64` sub-seeds; draw helpers with fixed formulas |
+//! | [`alloc_count`] | [`alloc_count::CountingAlloc`], a counting global allocator for tests that prove a path allocates nothing |
 //! | [`link`] | [`Link`] and its serde [`LinkConfig`]: delay, jitter (reordering or not), [`Bandwidth`] with a drop-tail queue, [`FaultModel`]s (Bernoulli and Gilbert–Elliott loss, duplication, outages) returning a [`Verdict`] |
 //!
 //! # Determinism
@@ -40,6 +41,7 @@
 //! See `benches/scheduler.rs` (`cargo bench -p sim-core --bench scheduler -- --noplot`).
 #![warn(missing_docs)]
 
+pub mod alloc_count;
 pub mod deadline;
 pub mod heap;
 pub mod lane;
