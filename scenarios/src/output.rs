@@ -321,7 +321,9 @@ fn put_secs(line: &mut Vec<u8>, v: f64) {
             .iter()
             .rposition(|&d| d != b'0')
             .map_or(2, |p| p.max(1) + 1);
-        line.extend_from_slice(&digits[..keep]);
+        // All ten bytes, then cut: a fixed-size copy instead of a call to memcpy.
+        line.extend_from_slice(&digits);
+        line.truncate(line.len() - digits.len() + keep);
         return;
     }
     let mut r = ryu::Buffer::new();
