@@ -11,7 +11,7 @@ use sim_core::time::{SimDuration, SimTime};
 
 use crate::config::{CostModel, Errno, IsnPolicy, Linger, TcpConfig};
 use crate::demux::Demux;
-use crate::hash::{SplitMix, keyed};
+use crate::hash::{Memo, SplitMix, keyed, keyed_more};
 use crate::ports::PortSet;
 use crate::segment::{Addr, ConnId, DemuxHint, Flags, Segment, SockAddr};
 use crate::seq::Seq;
@@ -119,7 +119,11 @@ pub struct Host {
     /// Orphaned full sockets (Linux `tcp_orphan_count`; mini-sockets are not orphans).
     orphans: u32,
     /// The last peer address's timestamp offset (see [`Host::ts_offset`]).
-    last_ts_offset: Option<(Addr, u32)>,
+    last_ts_offset: Memo<Addr, u32>,
+    /// The last connect() destination's port-choice hash (see [`Host::pick_port`]).
+    last_port_offset: Memo<SockAddr, u64>,
+    /// The ISN hash's fixed prefix: `keyed(secret, [own address])` (see [`Host::isn`]).
+    isn_prefix: u64,
     io: Io,
 }
 
@@ -287,7 +291,9 @@ impl Host {
             ports: PortSet::new(ports),
             perturb: Vec::new(),
             orphans: 0,
-            last_ts_offset: None,
+            last_ts_offset: Memo::default(),
+            last_port_offset: Memo::default(),
+            isn_prefix: keyed(secret, &[u64::from(addr.0)]),
             io: Io::default(),
         }
     }
@@ -609,10 +615,11 @@ impl Host {
             IsnPolicy::Zero => Seq(0),
             IsnPolicy::Random => Seq(self.rng.next_u64() as u32),
             IsnPolicy::Linux => {
-                let h = keyed(
-                    self.secret,
+                // keyed(secret, [own address, local port, remote address,
+                // remote port]), from the precomputed prefix.
+                let h = keyed_more(
+                    self.isn_prefix,
                     &[
-                        u64::from(self.addr.0),
                         u64::from(local_port),
                         u64::from(remote.addr.0),
                         u64::from(remote.port),
@@ -628,14 +635,9 @@ impl Host {
     /// talks to few servers, and the keyed hash costs more than the check. A memo
     /// of a pure function of (secret, addresses): it cannot change results.
     fn ts_offset(&mut self, remote: Addr) -> u32 {
-        match self.last_ts_offset {
-            Some((a, off)) if a == remote => off,
-            _ => {
-                let off = ts_offset(self.secret, self.addr, remote);
-                self.last_ts_offset = Some((remote, off));
-                off
-            }
-        }
+        let (secret, addr) = (self.secret, self.addr);
+        self.last_ts_offset
+            .get(remote, |remote| ts_offset(secret, addr, remote))
     }
 
     /// SYN-cookie ISN for `client_isn` in time slot `slot` (RFC 4987 §3.6).
@@ -799,14 +801,18 @@ impl Host {
         if remaining > 1 {
             remaining &= !1;
         }
-        let port_offset = keyed(
-            self.secret ^ 0x9017,
-            &[
-                u64::from(self.addr.0),
-                u64::from(remote.addr.0),
-                u64::from(remote.port),
-            ],
-        );
+        // Remembered for the last destination (a client host connects to few).
+        let (secret, addr) = (self.secret, self.addr);
+        let port_offset = self.last_port_offset.get(remote, |remote| {
+            keyed(
+                secret ^ 0x9017,
+                &[
+                    u64::from(addr.0),
+                    u64::from(remote.addr.0),
+                    u64::from(remote.port),
+                ],
+            )
+        });
         if self.perturb.is_empty() {
             self.perturb = vec![0; PERTURB_SIZE];
         }
@@ -1227,6 +1233,28 @@ mod tests {
             })
             .collect();
         assert_ne!(offs[0], offs[2], "peers have distinct offsets");
+    }
+
+    /// The ISN from the precomputed prefix is RFC 6528's keyed hash of the whole
+    /// 4-tuple plus the 4 µs clock.
+    #[test]
+    fn isn_is_the_keyed_hash_of_the_4_tuple() {
+        let addr = Addr::new(10, 0, 0, 1);
+        let mut h = Host::new(addr, TcpConfig::default(), CostModel::default(), 5);
+        for (port, d, rport, ns) in [(40000u16, 2u8, 80u16, 0u64), (1, 3, 443, 123_456_789)] {
+            let remote = SockAddr::new(Addr::new(10, 0, 0, d), rport);
+            let want = keyed(
+                h.secret,
+                &[
+                    u64::from(addr.0),
+                    u64::from(port),
+                    u64::from(remote.addr.0),
+                    u64::from(remote.port),
+                ],
+            ) as u32;
+            let isn = h.isn(SimTime::from_nanos(ns), port, remote);
+            assert_eq!(isn, Seq(want.wrapping_add((ns / 4000) as u32)));
+        }
     }
 
     /// `Timers` against a sorted set of `(deadline, slab index)`: random armings

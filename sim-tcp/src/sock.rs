@@ -448,6 +448,7 @@ impl Sock {
     }
 
     /// `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`.
+    #[inline]
     fn send_ack(&mut self, cx: &mut Cx) {
         let s = self.segment(cx, Flags::ACK, self.snd_nxt, 0);
         cx.emit(s);

@@ -506,6 +506,7 @@ impl TwTable {
     }
 
     /// Pops one live mini-socket whose timer is due at `now`.
+    #[inline]
     pub fn pop_due(&mut self, now: SimTime) -> Option<u32> {
         self.prune();
         let a = self.fifo.front().filter(|e| e.at <= now).copied();
