@@ -340,6 +340,10 @@ pub(crate) struct TwTable {
     /// The front's socket is the oldest TIME_WAIT, long out of cache: without this,
     /// every prune (after each segment to a mini-socket, each time-out) reads it.
     verified: [Option<u32>; 2],
+    /// The earlier of the FIFO front's and the heap top's expiry, kept up to date
+    /// by every push and pop: the host reads it after every call
+    /// ([`TwTable::next_deadline`]), far more often than the fronts change.
+    next: Option<SimTime>,
 }
 
 /// [`TwTable::verified`] slots.
@@ -462,6 +466,9 @@ impl TwTable {
         } else {
             self.fifo.push_back(e);
         }
+        // A push leaves the other front alone and makes its own the earlier of
+        // the old one and `at`.
+        self.next = earliest(self.next, Some(at));
     }
 
     fn is_current(&self, e: &Expiry) -> bool {
@@ -490,19 +497,28 @@ impl TwTable {
     fn pop_fifo(&mut self) {
         self.fifo.pop_front();
         self.verified[FIFO] = None;
+        self.next = self.fronts();
     }
 
     fn pop_heap(&mut self) {
         self.heap.pop();
         self.verified[HEAP] = None;
+        self.next = self.fronts();
     }
 
-    /// Earliest expiry (exact once [`TwTable::prune`] ran after the last change).
-    pub fn next_deadline(&self) -> Option<SimTime> {
+    /// The earlier of the two fronts' expiries.
+    fn fronts(&self) -> Option<SimTime> {
         earliest(
             self.fifo.front().map(|e| e.at),
             self.heap.peek().map(|Reverse(e)| e.at),
         )
+    }
+
+    /// Earliest expiry (exact once [`TwTable::prune`] ran after the last change).
+    #[inline]
+    pub fn next_deadline(&self) -> Option<SimTime> {
+        debug_assert_eq!(self.next, self.fronts());
+        self.next
     }
 
     /// Pops one live mini-socket whose timer is due at `now`.
