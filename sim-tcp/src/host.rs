@@ -960,7 +960,8 @@ impl Host {
     }
 
     fn mini_segment(&mut self, now: SimTime, t: u32, seg: &Segment, stats: &mut Stats) {
-        let has_listener = self.listeners.contains_key(&seg.dst.port);
+        // Only a SYN may reopen the 4-tuple for a listener: skip the lookup otherwise.
+        let has_listener = seg.flags.syn() && self.listeners.contains_key(&seg.dst.port);
         let ts_off = self.ts_offset(seg.src.addr);
         let (mut cx, tw) = self.cx(now, stats);
         match tw.on_segment(t, &mut cx, seg, ts_off, has_listener) {
@@ -1125,10 +1126,10 @@ impl Host {
                     };
                     self.free_mini(now, t, cause, stats);
                 }
+                // pop_due() pruned the fronts, and nothing changed since.
                 None => break,
             }
         }
-        self.tw.prune();
     }
 
     // ------------------------------------------------------------ outputs

@@ -521,7 +521,8 @@ impl TwTable {
         self.next
     }
 
-    /// Pops one live mini-socket whose timer is due at `now`.
+    /// Pops one live mini-socket whose timer is due at `now`. Prunes the fronts
+    /// first: when it returns `None`, [`TwTable::next_deadline`] is exact.
     #[inline]
     pub fn pop_due(&mut self, now: SimTime) -> Option<u32> {
         self.prune();
@@ -561,7 +562,8 @@ impl TwTable {
     }
 
     /// SEGMENT ARRIVES at a mini-socket (Linux `tcp_timewait_state_process()`).
-    /// `ts_off` is the host's timestamp offset toward the peer ([`ts_offset`]).
+    /// `ts_off` is the host's timestamp offset toward the peer ([`ts_offset`]);
+    /// `has_listener`, whether a SYN's port has a listener (read for a SYN only).
     pub fn on_segment(
         &mut self,
         idx: u32,
