@@ -127,27 +127,40 @@ pub struct Host {
     io: Io,
 }
 
-/// The full sockets' deadlines (each socket's earliest timer, `Sock::armed`): a
-/// min-heap of `(time, slab index, arming)` with lazy deletion. Every (re-)arming or
+/// The full sockets' deadlines (each socket's earliest timer, `Sock::armed`).
+///
+/// While at most [`SMALL`] sockets are armed (a client host's usual state: a
+/// connection or a few at a time), their deadlines are a short list, changed in
+/// place: no stale entries, and the earliest is found by a scan of a few entries.
+///
+/// Once more are armed, they move to a min-heap of `(time, slab index, arming)`
+/// with lazy deletion, until no socket is armed again. Every (re-)arming or
 /// disarming of a socket bumps its arming counter, so older entries are stale and
 /// skipped when they reach the top; the heap is compacted when stale entries
 /// outnumber the armed ones. Live entries are unique per socket, so pops come in
 /// `(time, slab index)` order.
 ///
 /// The top is also kept inline (`poll_timeout` reads it after every call into the
-/// host), and it is the only entry whose staleness matters: arming from scratch
-/// or disarming another socket than the earliest (nearly every change: timers are
-/// mostly disarmed by an ACK long before they would fire) leaves the heap top live
-/// and needs no look at the heap beyond the push.
+/// host), and it is the only heap entry whose staleness matters: arming from
+/// scratch or disarming another socket than the earliest (nearly every change:
+/// timers are mostly disarmed by an ACK long before they would fire) leaves the
+/// heap top live and needs no look at the heap beyond the push.
 #[derive(Default)]
 struct Timers {
+    /// Heap mode: every armed socket has one live entry here.
     heap: QuadHeap<(SimTime, u32, u32)>,
-    /// Arming counter per slab index.
+    /// Small mode (`!in_heap`): the armed sockets' `(deadline, slab index)`.
+    small: Vec<(SimTime, u32)>,
+    in_heap: bool,
+    /// Arming counter per slab index (heap mode).
     arming: Vec<u32>,
     armed: usize,
-    /// The heap's top `(time, slab index)`, always live.
+    /// The earliest `(time, slab index)` of the armed sockets.
     top: Option<(SimTime, u32)>,
 }
+
+/// Armed sockets at most in [`Timers`]' small mode.
+const SMALL: usize = 8;
 
 impl Timers {
     fn bump(&mut self, idx: u32) -> u32 {
@@ -166,6 +179,30 @@ impl Timers {
 
     /// Arms (or re-arms, `was_armed`) socket `idx` at `t`.
     fn arm(&mut self, idx: u32, t: SimTime, was_armed: bool) {
+        if !self.in_heap {
+            if was_armed {
+                let e = self
+                    .small
+                    .iter_mut()
+                    .find(|e| e.1 == idx)
+                    .expect("armed socket listed");
+                e.0 = t;
+                if self.at_top(idx) {
+                    self.small_top();
+                    return;
+                }
+            } else if self.small.len() < SMALL {
+                self.small.push((t, idx));
+                self.armed += 1;
+            } else {
+                self.spill();
+                return self.arm(idx, t, was_armed);
+            }
+            if self.top.is_none_or(|top| (t, idx) < top) {
+                self.top = Some((t, idx));
+            }
+            return;
+        }
         let g = self.bump(idx);
         if !was_armed {
             self.armed += 1;
@@ -179,6 +216,25 @@ impl Timers {
         self.bound();
     }
 
+    /// Small mode: the earliest listed deadline becomes the top.
+    fn small_top(&mut self) {
+        self.top = self.small.iter().copied().min();
+    }
+
+    /// Leaves small mode: files every listed socket in the heap.
+    #[inline(never)]
+    fn spill(&mut self) {
+        self.in_heap = true;
+        // Taken and put back (emptied), so its allocation is kept for next time.
+        let mut small = std::mem::take(&mut self.small);
+        for &(t, idx) in &small {
+            let g = self.bump(idx);
+            self.heap.push((t, idx, g));
+        }
+        small.clear();
+        self.small = small;
+    }
+
     /// Files socket `idx` under its new deadline `d` ([`Sock::refile`]).
     #[inline]
     fn refile(&mut self, idx: u32, d: Deadline, was_armed: bool) {
@@ -190,8 +246,20 @@ impl Timers {
 
     /// Disarms an armed socket.
     fn disarm(&mut self, idx: u32) {
-        self.bump(idx);
         self.armed -= 1;
+        if !self.in_heap {
+            let pos = self
+                .small
+                .iter()
+                .position(|e| e.1 == idx)
+                .expect("armed socket listed");
+            self.small.swap_remove(pos);
+            if self.at_top(idx) {
+                self.small_top();
+            }
+            return;
+        }
+        self.bump(idx);
         if self.armed == 0 {
             self.clear();
         } else if self.at_top(idx) {
@@ -200,13 +268,12 @@ impl Timers {
         self.bound();
     }
 
-    /// No socket is armed any more, so every entry is stale: drops them all at
-    /// once, without popping them one by one. A client host has one or two
-    /// connections open at a time, and an ACK disarming the last one is the
-    /// common case.
+    /// No socket is armed any more, so every heap entry is stale: drops them all
+    /// at once, without popping them one by one, and returns to small mode.
     fn clear(&mut self) {
         self.heap.retain(|_| false);
         self.top = None;
+        self.in_heap = false;
     }
 
     /// Pops stale entries until the top is live, and notes it.
@@ -245,21 +312,27 @@ impl Timers {
 
     /// Removes the earliest deadline (the socket is disarmed).
     fn pop(&mut self) -> Option<(SimTime, u32)> {
-        let (t, idx, _) = self.heap.pop()?;
-        debug_assert_eq!(self.top, Some((t, idx)));
-        self.bump(idx);
-        self.armed -= 1;
-        if self.armed == 0 {
-            self.clear();
+        let top = self.top?;
+        if self.in_heap {
+            let popped = self.heap.pop().map(|(t, idx, _)| (t, idx));
+            debug_assert_eq!(popped, Some(top));
+            self.bump(top.1);
+            self.armed -= 1;
+            if self.armed == 0 {
+                self.clear();
+            } else {
+                self.tidy();
+            }
+            self.bound();
         } else {
-            self.tidy();
+            self.disarm(top.1);
         }
-        self.bound();
-        Some((t, idx))
+        Some(top)
     }
 
     fn heap_bytes(&self) -> usize {
         self.heap.capacity() * std::mem::size_of::<(SimTime, u32, u32)>()
+            + self.small.capacity() * std::mem::size_of::<(SimTime, u32)>()
             + self.arming.capacity() * 4
     }
 }
@@ -1263,13 +1336,13 @@ mod tests {
     /// (of the earliest socket and of others) and pops over `sockets` slab indices.
     /// The cached top is always the set's first element, and pops follow the set's
     /// order. Returns (pops, compactions, clears: the heap emptied with several
-    /// entries in it).
-    fn timers_against_a_sorted_set(sockets: u32) -> (usize, usize, usize) {
+    /// entries in it, switches from small mode to the heap).
+    fn timers_against_a_sorted_set(sockets: u32) -> (usize, usize, usize, usize) {
         let mut timers = Timers::default();
         let mut model: BTreeSet<(SimTime, u32)> = BTreeSet::new();
         let mut armed: Vec<Option<SimTime>> = vec![None; sockets as usize];
         let mut rng = SplitMix::new(3);
-        let (mut now, mut pops, mut compactions, mut clears) = (0u64, 0, 0, 0);
+        let (mut now, mut pops, mut compactions, mut clears, mut to_heap) = (0u64, 0, 0, 0, 0);
         for step in 0..300_000 {
             let idx = match model.first() {
                 // Often the earliest socket: its ACK arrives first.
@@ -1278,6 +1351,7 @@ mod tests {
             };
             let cur = armed[idx as usize];
             let before = timers.heap.len();
+            let was_in_heap = timers.in_heap;
             match rng.below(8) {
                 0..=3 => {
                     let rto = match rng.below(6) {
@@ -1313,6 +1387,10 @@ mod tests {
                 }
                 _ => now += u64::from(rng.below(50)),
             }
+            if timers.in_heap && !was_in_heap {
+                to_heap += 1;
+            }
+            assert!(timers.in_heap || (timers.heap.is_empty() && timers.armed <= SMALL));
             if timers.heap.is_empty() && before > 1 {
                 clears += 1;
             } else if timers.heap.len() + 1 < before {
@@ -1327,27 +1405,34 @@ mod tests {
             assert_eq!(timers.pop(), Some(want));
         }
         assert_eq!(timers.pop(), None);
-        (pops, compactions, clears)
+        (pops, compactions, clears, to_heap)
     }
 
     /// Many sockets armed at once: stale entries pile up and are compacted.
     #[test]
     fn timers_fire_in_the_order_of_a_sorted_set() {
-        let (pops, compactions, _) = timers_against_a_sorted_set(300);
+        let (pops, compactions, _, _) = timers_against_a_sorted_set(300);
         assert!(
             pops > 10_000 && compactions > 100,
             "{pops} pops, {compactions} compactions"
         );
     }
 
-    /// A client host's pattern, one or two sockets: the last disarm or pop
-    /// empties the heap at once.
+    /// A client host's pattern, one or two sockets: small mode throughout.
     #[test]
-    fn timers_of_few_sockets_fire_in_order_and_clear() {
-        let (pops, _, clears) = timers_against_a_sorted_set(2);
+    fn timers_of_few_sockets_fire_in_order() {
+        let (pops, _, _, to_heap) = timers_against_a_sorted_set(2);
+        assert!(pops > 10_000 && to_heap == 0, "{pops} pops, {to_heap}");
+    }
+
+    /// Around `SMALL` armed sockets: back and forth between small mode and the
+    /// heap, whose last disarm or pop empties it at once.
+    #[test]
+    fn timers_switching_modes_fire_in_order_and_clear() {
+        let (pops, _, clears, to_heap) = timers_against_a_sorted_set(12);
         assert!(
-            pops > 10_000 && clears > 1_000,
-            "{pops} pops, {clears} clears"
+            pops > 10_000 && clears > 100 && to_heap > 100,
+            "{pops} pops, {clears} clears, {to_heap} switches to the heap"
         );
     }
 }
