@@ -4,7 +4,7 @@
 //! application events are drained with [`Host::poll_transmit`] / [`Host::poll_event`];
 //! [`Host::poll_timeout`] says when to call [`Host::on_timeout`] next.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use sim_core::heap::QuadHeap;
 use sim_core::time::{SimDuration, SimTime};
@@ -12,7 +12,7 @@ use sim_core::time::{SimDuration, SimTime};
 use crate::config::{CostModel, Errno, IsnPolicy, Linger, TcpConfig};
 use crate::demux::Demux;
 use crate::hash::{Memo, SplitMix, keyed, keyed_more};
-use crate::ports::PortSet;
+use crate::ports::{PortMap, PortSet};
 use crate::segment::{Addr, ConnId, DemuxHint, Flags, Segment, SockAddr};
 use crate::seq::Seq;
 use crate::sock::{Cx, Deadline, Fate, Io, Sock, earliest, record_transition, reset_for};
@@ -110,7 +110,7 @@ pub struct Host {
     free: Vec<u32>,
     /// 4-tuple → socket (see [`key`], [`MINI`]).
     demux: Demux,
-    listeners: BTreeMap<u16, Listener>,
+    listeners: PortMap<Listener>,
     tw: TwTable,
     timers: Timers,
     /// Local ephemeral ports held by sockets (full or mini).
@@ -360,7 +360,7 @@ impl Host {
             slots: Vec::new(),
             free: Vec::new(),
             demux: Demux::default(),
-            listeners: BTreeMap::new(),
+            listeners: PortMap::default(),
             tw: TwTable::default(),
             timers: Timers::default(),
             ports: PortSet::new(ports),
