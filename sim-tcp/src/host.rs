@@ -655,7 +655,8 @@ impl Host {
             let s = self.slots.get(v as usize)?.sock.as_ref()?;
             (s.local_port, s.remote)
         };
-        (key(port, remote) == key(seg.dst.port, seg.src)).then_some(v)
+        // The fields compared as they are: equal exactly when their keys are.
+        (port == seg.dst.port && remote == seg.src).then_some(v)
     }
 
     /// Whether `seg`'s demultiplexing hint names its socket on this host (for
