@@ -621,6 +621,7 @@ impl Sock {
     // ---------------------------------------------------------- user calls
 
     /// OPEN (active): CLOSED → SYN_SENT, send SYN (RFC 9293 §3.10.1).
+    #[inline]
     pub fn open_active(&mut self, cx: &mut Cx) {
         self.accepted = true;
         self.set_state(cx, State::SynSent, Cause::AppConnect);
