@@ -97,6 +97,10 @@ const PERTURB_SIZE: usize = 256;
 struct Slot {
     generation: u32,
     sock: Option<Sock>,
+    /// While the slot is free: the demultiplexing value of the mini-socket its
+    /// last socket became (`MINI | index`), else [`DemuxHint::UNKNOWN`]. Its peer
+    /// still names the slot in its hints (see [`Host::hinted`]).
+    became: u32,
 }
 
 /// One host's TCP stack. See the crate docs for the call order.
@@ -596,6 +600,7 @@ impl Host {
             sock.orphan_counted,
         );
         slot.sock = None;
+        slot.became = DemuxHint::UNKNOWN;
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(idx);
         if armed {
@@ -661,6 +666,7 @@ impl Host {
             .insert(sock, now, self.cfg.time_wait_len(), fin_wait2);
         let k = key(sock.local_port, sock.remote);
         self.drop_sock(idx);
+        self.slots[idx as usize].became = MINI | t;
         let moved = self.demux.replace(k, idx, MINI | t);
         debug_assert!(moved);
     }
@@ -714,23 +720,35 @@ impl Host {
         })
     }
 
-    /// The segment's [`DemuxHint::to`] if it names a live socket (full, or mini
-    /// with its live bit) whose 4-tuple is the segment's: then it is what
-    /// [`Host::lookup`] would return, since the table holds every live socket
-    /// under its own 4-tuple and each 4-tuple once. A stale hint (slot reused by
-    /// another connection, full socket since turned into a mini-socket, freed
+    /// The demultiplexing value the segment's [`DemuxHint::to`] leads to, if it
+    /// names a live socket (full, or mini with its live bit) whose 4-tuple is the
+    /// segment's: then it is what [`Host::lookup`] would return, since the table
+    /// holds every live socket under its own 4-tuple and each 4-tuple once. A
+    /// free slot leads to the mini-socket its last socket became (the peer of a
+    /// connection that just entered FIN_WAIT_2 or TIME_WAIT still names the
+    /// slot). A stale hint (slot reused by another connection, freed
     /// mini-socket) or a garbled one fails the check. Reads the socket, which
     /// segment processing reads next anyway, instead of a table slot: with 10^6
     /// TIME_WAIT sockets the table line is a cache miss.
     #[inline(always)]
     fn hinted(&self, seg: &Segment) -> Option<u32> {
-        let v = seg.demux.to;
+        let mut v = seg.demux.to;
         let (port, remote) = if v & MINI != 0 {
             let m = self.tw.get_live(v & !MINI)?;
             (m.local_port(), m.remote())
         } else {
-            let s = self.slots.get(v as usize)?.sock.as_ref()?;
-            (s.local_port, s.remote)
+            let slot = self.slots.get(v as usize)?;
+            match &slot.sock {
+                Some(s) => (s.local_port, s.remote),
+                None => {
+                    v = slot.became;
+                    if v & MINI == 0 {
+                        return None;
+                    }
+                    let m = self.tw.get_live(v & !MINI)?;
+                    (m.local_port(), m.remote())
+                }
+            }
         };
         // The fields compared as they are: equal exactly when their keys are.
         (port == seg.dst.port && remote == seg.src).then_some(v)
@@ -753,6 +771,7 @@ impl Host {
                 self.slots.push(Slot {
                     generation: 0,
                     sock: None,
+                    became: DemuxHint::UNKNOWN,
                 });
                 SocketId {
                     index: (self.slots.len() - 1) as u32,
