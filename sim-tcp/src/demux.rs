@@ -82,7 +82,9 @@ impl Demux {
         }
     }
 
-    /// Stores `val` for `key`, which has no entry.
+    /// Stores `val` for `key`, which has no entry. Inlined into its callers
+    /// (socket creation); the rare growth is a call.
+    #[inline]
     pub fn insert(&mut self, key: u64, val: u32) {
         debug_assert_ne!(val, EMPTY);
         // At most 3/4 full: linear probing stays short.
@@ -121,6 +123,7 @@ impl Demux {
         true
     }
 
+    #[inline(never)]
     fn grow(&mut self) {
         let n = (self.slots.len() * 2).max(16);
         let old = std::mem::replace(&mut self.slots, vec![FREE; n]);

@@ -16,9 +16,38 @@ pub(crate) fn mix64(mut z: u64) -> u64 {
 /// `net_secret`/`ts_secret`; siphash's strength is not needed in a simulator).
 #[inline]
 pub(crate) fn keyed(secret: u64, words: &[u64]) -> u64 {
-    words.iter().fold(mix64(secret), |h, &w| {
+    keyed_more(mix64(secret), words)
+}
+
+/// Continues a [`keyed`] hash with more words: `keyed_more(keyed(s, a), b)` is
+/// `keyed(s, a ++ b)`, so a hash whose first words are fixed (the host's own
+/// address) can start from a precomputed prefix.
+#[inline]
+pub(crate) fn keyed_more(prefix: u64, words: &[u64]) -> u64 {
+    words.iter().fold(prefix, |h, &w| {
         mix64(h ^ w.wrapping_mul(0x9e37_79b9_7f4a_7c15))
     })
+}
+
+/// A memo of the last argument of a pure function and its value: a client host
+/// asks about the same peer again and again, and a keyed hash costs more than
+/// the check. It cannot change results.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Memo<K, V>(Option<(K, V)>);
+
+impl<K: Copy + PartialEq, V: Copy> Memo<K, V> {
+    /// `f(k)`, remembered for `k` until another key is asked about.
+    #[inline]
+    pub fn get(&mut self, k: K, f: impl FnOnce(K) -> V) -> V {
+        match self.0 {
+            Some((key, v)) if key == k => v,
+            _ => {
+                let v = f(k);
+                self.0 = Some((k, v));
+                v
+            }
+        }
+    }
 }
 
 /// SplitMix64: the host's seeded stream for random ISNs and port-choice jitter.
@@ -74,3 +103,38 @@ pub(crate) type BuildKeyHasher = BuildHasherDefault<KeyHasher>;
 /// output (DESIGN.md principle 1), and keyed by our own fast hasher.
 #[allow(clippy::disallowed_types)]
 pub(crate) type LookupMap<K, V> = std::collections::HashMap<K, V, BuildKeyHasher>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hash continued from a prefix is the hash of all the words at once.
+    #[test]
+    fn keyed_more_continues_keyed() {
+        let mut rng = SplitMix::new(9);
+        for n in 0..6 {
+            let words: Vec<u64> = (0..n).map(|_| rng.next_u64()).collect();
+            let secret = rng.next_u64();
+            for split in 0..=words.len() {
+                let (a, b) = words.split_at(split);
+                assert_eq!(keyed_more(keyed(secret, a), b), keyed(secret, &words));
+            }
+        }
+    }
+
+    /// The memo answers what the function would, across repeated and changing keys,
+    /// and calls it only when the key changes.
+    #[test]
+    fn memo_gives_the_function_value() {
+        let mut memo = Memo::default();
+        let mut calls = 0;
+        for k in [1u32, 1, 2, 2, 2, 1, 3, 3] {
+            let v = memo.get(k, |k| {
+                calls += 1;
+                u64::from(k) * 7
+            });
+            assert_eq!(v, u64::from(k) * 7);
+        }
+        assert_eq!(calls, 4);
+    }
+}

@@ -4,15 +4,15 @@
 //! application events are drained with [`Host::poll_transmit`] / [`Host::poll_event`];
 //! [`Host::poll_timeout`] says when to call [`Host::on_timeout`] next.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use sim_core::heap::QuadHeap;
 use sim_core::time::{SimDuration, SimTime};
 
 use crate::config::{CostModel, Errno, IsnPolicy, Linger, TcpConfig};
 use crate::demux::Demux;
-use crate::hash::{SplitMix, keyed};
-use crate::ports::PortSet;
+use crate::hash::{Memo, SplitMix, keyed, keyed_more};
+use crate::ports::{PortMap, PortSet};
 use crate::segment::{Addr, ConnId, DemuxHint, Flags, Segment, SockAddr};
 use crate::seq::Seq;
 use crate::sock::{Cx, Deadline, Fate, Io, Sock, earliest, record_transition, reset_for};
@@ -97,6 +97,10 @@ const PERTURB_SIZE: usize = 256;
 struct Slot {
     generation: u32,
     sock: Option<Sock>,
+    /// While the slot is free: the demultiplexing value of the mini-socket its
+    /// last socket became (`MINI | index`), else [`DemuxHint::UNKNOWN`]. Its peer
+    /// still names the slot in its hints (see [`Host::hinted`]).
+    became: u32,
 }
 
 /// One host's TCP stack. See the crate docs for the call order.
@@ -110,7 +114,7 @@ pub struct Host {
     free: Vec<u32>,
     /// 4-tuple → socket (see [`key`], [`MINI`]).
     demux: Demux,
-    listeners: BTreeMap<u16, Listener>,
+    listeners: PortMap<Listener>,
     tw: TwTable,
     timers: Timers,
     /// Local ephemeral ports held by sockets (full or mini).
@@ -119,40 +123,84 @@ pub struct Host {
     /// Orphaned full sockets (Linux `tcp_orphan_count`; mini-sockets are not orphans).
     orphans: u32,
     /// The last peer address's timestamp offset (see [`Host::ts_offset`]).
-    last_ts_offset: Option<(Addr, u32)>,
+    last_ts_offset: Memo<Addr, u32>,
+    /// The last connect() destination's port-choice hash (see [`Host::pick_port`]).
+    last_port_offset: Memo<SockAddr, u64>,
+    /// The ISN hash's fixed prefix: `keyed(secret, [own address])` (see [`Host::isn`]).
+    isn_prefix: u64,
     io: Io,
 }
 
-/// The full sockets' deadlines (each socket's earliest timer, `Sock::armed`): a
-/// min-heap of `(time, slab index, arming)` with lazy deletion. Every (re-)arming or
-/// disarming of a socket bumps its arming counter, so older entries are stale and
-/// skipped when they reach the top; the heap is compacted when stale entries
-/// outnumber the armed ones. Live entries are unique per socket, so pops come in
-/// `(time, slab index)` order.
+/// The full sockets' deadlines (each socket's earliest timer, `Sock::armed`).
+///
+/// While at most [`SMALL`] sockets are armed (a client host's usual state: a
+/// connection or a few at a time), their deadlines are a short list, changed in
+/// place: no stale entries, and the earliest is found by a scan of a few entries.
+///
+/// Once more are armed, they move to a min-heap of `(time, slab index, filing)`
+/// with lazy deletion, until no socket is armed again. Each slab index has at most
+/// one valid entry (its filing counter's), no later than its socket's deadline if
+/// armed: a disarmed socket's entry stays (an orphan), and a socket armed at or
+/// after its entry's time keeps it instead of filing a new one (a server's FIN
+/// goes out an RTO after its response, whose entry is still there). Only when
+/// the top entry is early (re-filed at the deadline) or an orphan (dropped) does
+/// it matter. Filing anew bumps the counter, so older entries are stale and
+/// skipped; the heap is compacted when stale entries and orphans outnumber the
+/// armed sockets three to one. The top entry is always exact, and entries are
+/// unique per socket, so pops come in `(time, slab index)` order.
 ///
 /// The top is also kept inline (`poll_timeout` reads it after every call into the
-/// host), and it is the only entry whose staleness matters: arming from scratch
-/// or disarming another socket than the earliest (nearly every change: timers are
-/// mostly disarmed by an ACK long before they would fire) leaves the heap top live
-/// and needs no look at the heap beyond the push.
+/// host), and it is the only heap entry whose validity matters: arming or
+/// disarming another socket than the earliest (nearly every change: timers are
+/// mostly disarmed by an ACK long before they would fire) needs no look at the
+/// heap beyond a push, if any.
 #[derive(Default)]
 struct Timers {
+    /// Heap mode: every armed socket has one valid entry here.
     heap: QuadHeap<(SimTime, u32, u32)>,
-    /// Arming counter per slab index.
-    arming: Vec<u32>,
+    /// Small mode (`!in_heap`): the armed sockets' `(deadline, slab index)`.
+    small: Vec<(SimTime, u32)>,
+    in_heap: bool,
+    /// Per slab index (heap mode).
+    filing: Vec<Filing>,
     armed: usize,
-    /// The heap's top `(time, slab index)`, always live.
+    /// The earliest `(time, slab index)` of the armed sockets.
     top: Option<(SimTime, u32)>,
+    #[cfg(test)]
+    compactions: usize,
 }
 
+/// A slab index's place in [`Timers`]' heap.
+#[derive(Clone, Copy)]
+struct Filing {
+    /// Counter of its valid entry: older ones are stale.
+    counter: u32,
+    /// Time of its valid entry, nanoseconds ([`UNSET`]: none).
+    filed: u64,
+    /// Its socket's deadline, nanoseconds ([`UNSET`]: disarmed).
+    due: u64,
+}
+
+/// No time in [`Filing`].
+const UNSET: u64 = u64::MAX;
+
+const NO_FILING: Filing = Filing {
+    counter: 0,
+    filed: UNSET,
+    due: UNSET,
+};
+
+/// Armed sockets at most in [`Timers`]' small mode.
+const SMALL: usize = 8;
+
 impl Timers {
-    fn bump(&mut self, idx: u32) -> u32 {
+    /// The filing of slab index `idx` (created unset).
+    fn filing(&mut self, idx: u32) -> &mut Filing {
         let i = idx as usize;
-        if i >= self.arming.len() {
-            self.arming.resize(i + 1, 0);
+        if i >= self.filing.len() {
+            self.filing.resize(i + 1, NO_FILING);
         }
-        self.arming[i] = self.arming[i].wrapping_add(1);
-        self.arming[i]
+        &mut self.filing[i]
     }
 
     /// Whether `idx` holds the top entry (which a change of `idx` makes stale).
@@ -162,10 +210,46 @@ impl Timers {
 
     /// Arms (or re-arms, `was_armed`) socket `idx` at `t`.
     fn arm(&mut self, idx: u32, t: SimTime, was_armed: bool) {
-        let g = self.bump(idx);
+        if !self.in_heap {
+            if was_armed {
+                let e = self
+                    .small
+                    .iter_mut()
+                    .find(|e| e.1 == idx)
+                    .expect("armed socket listed");
+                e.0 = t;
+                if self.at_top(idx) {
+                    self.small_top();
+                    return;
+                }
+            } else if self.small.len() < SMALL {
+                self.small.push((t, idx));
+                self.armed += 1;
+            } else {
+                self.spill();
+                return self.arm(idx, t, was_armed);
+            }
+            if self.top.is_none_or(|top| (t, idx) < top) {
+                self.top = Some((t, idx));
+            }
+            return;
+        }
         if !was_armed {
             self.armed += 1;
         }
+        let f = self.filing(idx);
+        f.due = t.as_nanos();
+        if f.filed <= f.due {
+            // Its entry, no later than the deadline, stands for it: every other
+            // entry comes after the top, so only the top's own socket changes it.
+            if self.at_top(idx) {
+                self.tidy();
+            }
+            return;
+        }
+        f.counter = f.counter.wrapping_add(1);
+        f.filed = f.due;
+        let g = f.counter;
         self.heap.push((t, idx, g));
         if was_armed && self.at_top(idx) {
             self.tidy();
@@ -173,6 +257,29 @@ impl Timers {
             self.top = Some((t, idx)); // the push put it at the top
         }
         self.bound();
+    }
+
+    /// Small mode: the earliest listed deadline becomes the top.
+    fn small_top(&mut self) {
+        self.top = self.small.iter().copied().min();
+    }
+
+    /// Leaves small mode: files every listed socket in the heap.
+    #[inline(never)]
+    fn spill(&mut self) {
+        self.in_heap = true;
+        // Taken and put back (emptied), so its allocation is kept for next time.
+        let mut small = std::mem::take(&mut self.small);
+        for &(t, idx) in &small {
+            let f = self.filing(idx);
+            f.counter = f.counter.wrapping_add(1);
+            f.filed = t.as_nanos();
+            f.due = f.filed;
+            let g = f.counter;
+            self.heap.push((t, idx, g));
+        }
+        small.clear();
+        self.small = small;
     }
 
     /// Files socket `idx` under its new deadline `d` ([`Sock::refile`]).
@@ -186,8 +293,21 @@ impl Timers {
 
     /// Disarms an armed socket.
     fn disarm(&mut self, idx: u32) {
-        self.bump(idx);
         self.armed -= 1;
+        if !self.in_heap {
+            let pos = self
+                .small
+                .iter()
+                .position(|e| e.1 == idx)
+                .expect("armed socket listed");
+            self.small.swap_remove(pos);
+            if self.at_top(idx) {
+                self.small_top();
+            }
+            return;
+        }
+        // Its entry stays, an orphan, for a later arming to reuse.
+        self.filing[idx as usize].due = UNSET;
         if self.armed == 0 {
             self.clear();
         } else if self.at_top(idx) {
@@ -196,41 +316,73 @@ impl Timers {
         self.bound();
     }
 
-    /// No socket is armed any more, so every entry is stale: drops them all at
-    /// once, without popping them one by one. A client host has one or two
-    /// connections open at a time, and an ACK disarming the last one is the
-    /// common case.
+    /// No socket is armed any more, so no entry is needed: drops them all at
+    /// once, without popping them one by one, and returns to small mode.
     fn clear(&mut self) {
-        self.heap.retain(|_| false);
+        let filing = &mut self.filing;
+        self.heap.retain(|&(_, idx, g)| {
+            let f = &mut filing[idx as usize];
+            if f.counter == g {
+                f.filed = UNSET;
+            }
+            false
+        });
         self.top = None;
+        self.in_heap = false;
     }
 
-    /// Pops stale entries until the top is live, and notes it.
+    /// Makes the top entry exact: pops stale entries and orphans, re-files early
+    /// ones at their socket's deadline, and notes the first exact one.
     fn tidy(&mut self) {
         while let Some((t, idx, g)) = self.heap.peek() {
-            if self.arming[idx as usize] == g {
-                self.top = Some((t, idx));
-                return;
+            let f = &mut self.filing[idx as usize];
+            if f.counter == g {
+                if f.due == t.as_nanos() {
+                    self.top = Some((t, idx));
+                    return;
+                }
+                self.heap.pop();
+                f.filed = f.due;
+                if f.due != UNSET {
+                    self.heap.push((SimTime::from_nanos(f.due), idx, g));
+                }
+            } else {
+                self.heap.pop();
             }
-            self.heap.pop();
         }
         self.top = None;
     }
 
-    /// Compacts once stale entries outnumber the live ones (plus 64).
+    /// Compacts once stale entries and orphans outnumber the armed sockets three
+    /// to one (plus 64): each pass over the heap then drops at least three
+    /// quarters of it (with 2:1, half, at a third more cost per entry dropped).
     #[inline]
     fn bound(&mut self) {
-        if self.heap.len() > 2 * self.armed + 64 {
+        if self.heap.len() > 4 * self.armed + 64 {
             self.compact();
         }
     }
 
-    /// Drops every stale entry (the top is live: it stays): O(n), once at least
-    /// `armed + 64` accumulated, so O(1) amortized per arming.
+    /// Drops every stale entry and orphan (the top is exact: it stays): O(n),
+    /// once at least `3 × armed + 64` accumulated, so O(1) amortized per arming.
     #[inline(never)]
     fn compact(&mut self) {
-        let arming = &self.arming;
-        self.heap.retain(|&(_, idx, g)| arming[idx as usize] == g);
+        #[cfg(test)]
+        {
+            self.compactions += 1;
+        }
+        let filing = &mut self.filing;
+        self.heap.retain(|&(_, idx, g)| {
+            let f = &mut filing[idx as usize];
+            if f.counter != g {
+                return false;
+            }
+            if f.due == UNSET {
+                f.filed = UNSET;
+                return false;
+            }
+            true
+        });
     }
 
     /// The earliest deadline and its socket.
@@ -241,22 +393,30 @@ impl Timers {
 
     /// Removes the earliest deadline (the socket is disarmed).
     fn pop(&mut self) -> Option<(SimTime, u32)> {
-        let (t, idx, _) = self.heap.pop()?;
-        debug_assert_eq!(self.top, Some((t, idx)));
-        self.bump(idx);
-        self.armed -= 1;
-        if self.armed == 0 {
-            self.clear();
+        let top = self.top?;
+        if self.in_heap {
+            let popped = self.heap.pop().map(|(t, idx, _)| (t, idx));
+            debug_assert_eq!(popped, Some(top));
+            let f = &mut self.filing[top.1 as usize];
+            f.filed = UNSET;
+            f.due = UNSET;
+            self.armed -= 1;
+            if self.armed == 0 {
+                self.clear();
+            } else {
+                self.tidy();
+            }
+            self.bound();
         } else {
-            self.tidy();
+            self.disarm(top.1);
         }
-        self.bound();
-        Some((t, idx))
+        Some(top)
     }
 
     fn heap_bytes(&self) -> usize {
         self.heap.capacity() * std::mem::size_of::<(SimTime, u32, u32)>()
-            + self.arming.capacity() * 4
+            + self.small.capacity() * std::mem::size_of::<(SimTime, u32)>()
+            + self.filing.capacity() * std::mem::size_of::<Filing>()
     }
 }
 
@@ -281,13 +441,15 @@ impl Host {
             slots: Vec::new(),
             free: Vec::new(),
             demux: Demux::default(),
-            listeners: BTreeMap::new(),
+            listeners: PortMap::default(),
             tw: TwTable::default(),
             timers: Timers::default(),
             ports: PortSet::new(ports),
             perturb: Vec::new(),
             orphans: 0,
-            last_ts_offset: None,
+            last_ts_offset: Memo::default(),
+            last_port_offset: Memo::default(),
+            isn_prefix: keyed(secret, &[u64::from(addr.0)]),
             io: Io::default(),
         }
     }
@@ -438,6 +600,7 @@ impl Host {
             sock.orphan_counted,
         );
         slot.sock = None;
+        slot.became = DemuxHint::UNKNOWN;
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(idx);
         if armed {
@@ -503,6 +666,7 @@ impl Host {
             .insert(sock, now, self.cfg.time_wait_len(), fin_wait2);
         let k = key(sock.local_port, sock.remote);
         self.drop_sock(idx);
+        self.slots[idx as usize].became = MINI | t;
         let moved = self.demux.replace(k, idx, MINI | t);
         debug_assert!(moved);
     }
@@ -556,25 +720,38 @@ impl Host {
         })
     }
 
-    /// The segment's [`DemuxHint::to`] if it names a live socket (full, or mini
-    /// with its live bit) whose 4-tuple is the segment's: then it is what
-    /// [`Host::lookup`] would return, since the table holds every live socket
-    /// under its own 4-tuple and each 4-tuple once. A stale hint (slot reused by
-    /// another connection, full socket since turned into a mini-socket, freed
+    /// The demultiplexing value the segment's [`DemuxHint::to`] leads to, if it
+    /// names a live socket (full, or mini with its live bit) whose 4-tuple is the
+    /// segment's: then it is what [`Host::lookup`] would return, since the table
+    /// holds every live socket under its own 4-tuple and each 4-tuple once. A
+    /// free slot leads to the mini-socket its last socket became (the peer of a
+    /// connection that just entered FIN_WAIT_2 or TIME_WAIT still names the
+    /// slot). A stale hint (slot reused by another connection, freed
     /// mini-socket) or a garbled one fails the check. Reads the socket, which
     /// segment processing reads next anyway, instead of a table slot: with 10^6
     /// TIME_WAIT sockets the table line is a cache miss.
     #[inline(always)]
     fn hinted(&self, seg: &Segment) -> Option<u32> {
-        let v = seg.demux.to;
+        let mut v = seg.demux.to;
         let (port, remote) = if v & MINI != 0 {
             let m = self.tw.get_live(v & !MINI)?;
             (m.local_port(), m.remote())
         } else {
-            let s = self.slots.get(v as usize)?.sock.as_ref()?;
-            (s.local_port, s.remote)
+            let slot = self.slots.get(v as usize)?;
+            match &slot.sock {
+                Some(s) => (s.local_port, s.remote),
+                None => {
+                    v = slot.became;
+                    if v & MINI == 0 {
+                        return None;
+                    }
+                    let m = self.tw.get_live(v & !MINI)?;
+                    (m.local_port(), m.remote())
+                }
+            }
         };
-        (key(port, remote) == key(seg.dst.port, seg.src)).then_some(v)
+        // The fields compared as they are: equal exactly when their keys are.
+        (port == seg.dst.port && remote == seg.src).then_some(v)
     }
 
     /// Whether `seg`'s demultiplexing hint names its socket on this host (for
@@ -594,6 +771,7 @@ impl Host {
                 self.slots.push(Slot {
                     generation: 0,
                     sock: None,
+                    became: DemuxHint::UNKNOWN,
                 });
                 SocketId {
                     index: (self.slots.len() - 1) as u32,
@@ -609,10 +787,11 @@ impl Host {
             IsnPolicy::Zero => Seq(0),
             IsnPolicy::Random => Seq(self.rng.next_u64() as u32),
             IsnPolicy::Linux => {
-                let h = keyed(
-                    self.secret,
+                // keyed(secret, [own address, local port, remote address,
+                // remote port]), from the precomputed prefix.
+                let h = keyed_more(
+                    self.isn_prefix,
                     &[
-                        u64::from(self.addr.0),
                         u64::from(local_port),
                         u64::from(remote.addr.0),
                         u64::from(remote.port),
@@ -628,14 +807,9 @@ impl Host {
     /// talks to few servers, and the keyed hash costs more than the check. A memo
     /// of a pure function of (secret, addresses): it cannot change results.
     fn ts_offset(&mut self, remote: Addr) -> u32 {
-        match self.last_ts_offset {
-            Some((a, off)) if a == remote => off,
-            _ => {
-                let off = ts_offset(self.secret, self.addr, remote);
-                self.last_ts_offset = Some((remote, off));
-                off
-            }
-        }
+        let (secret, addr) = (self.secret, self.addr);
+        self.last_ts_offset
+            .get(remote, |remote| ts_offset(secret, addr, remote))
     }
 
     /// SYN-cookie ISN for `client_isn` in time slot `slot` (RFC 4987 §3.6).
@@ -799,14 +973,18 @@ impl Host {
         if remaining > 1 {
             remaining &= !1;
         }
-        let port_offset = keyed(
-            self.secret ^ 0x9017,
-            &[
-                u64::from(self.addr.0),
-                u64::from(remote.addr.0),
-                u64::from(remote.port),
-            ],
-        );
+        // Remembered for the last destination (a client host connects to few).
+        let (secret, addr) = (self.secret, self.addr);
+        let port_offset = self.last_port_offset.get(remote, |remote| {
+            keyed(
+                secret ^ 0x9017,
+                &[
+                    u64::from(addr.0),
+                    u64::from(remote.addr.0),
+                    u64::from(remote.port),
+                ],
+            )
+        });
         if self.perturb.is_empty() {
             self.perturb = vec![0; PERTURB_SIZE];
         }
@@ -954,7 +1132,8 @@ impl Host {
     }
 
     fn mini_segment(&mut self, now: SimTime, t: u32, seg: &Segment, stats: &mut Stats) {
-        let has_listener = self.listeners.contains_key(&seg.dst.port);
+        // Only a SYN may reopen the 4-tuple for a listener: skip the lookup otherwise.
+        let has_listener = seg.flags.syn() && self.listeners.contains_key(&seg.dst.port);
         let ts_off = self.ts_offset(seg.src.addr);
         let (mut cx, tw) = self.cx(now, stats);
         match tw.on_segment(t, &mut cx, seg, ts_off, has_listener) {
@@ -1119,10 +1298,10 @@ impl Host {
                     };
                     self.free_mini(now, t, cause, stats);
                 }
+                // pop_due() pruned the fronts, and nothing changed since.
                 None => break,
             }
         }
-        self.tw.prune();
     }
 
     // ------------------------------------------------------------ outputs
@@ -1229,18 +1408,46 @@ mod tests {
         assert_ne!(offs[0], offs[2], "peers have distinct offsets");
     }
 
+    /// The ISN from the precomputed prefix is RFC 6528's keyed hash of the whole
+    /// 4-tuple plus the 4 µs clock.
+    #[test]
+    fn isn_is_the_keyed_hash_of_the_4_tuple() {
+        let addr = Addr::new(10, 0, 0, 1);
+        let mut h = Host::new(addr, TcpConfig::default(), CostModel::default(), 5);
+        for (port, d, rport, ns) in [(40000u16, 2u8, 80u16, 0u64), (1, 3, 443, 123_456_789)] {
+            let remote = SockAddr::new(Addr::new(10, 0, 0, d), rport);
+            let want = keyed(
+                h.secret,
+                &[
+                    u64::from(addr.0),
+                    u64::from(port),
+                    u64::from(remote.addr.0),
+                    u64::from(remote.port),
+                ],
+            ) as u32;
+            let isn = h.isn(SimTime::from_nanos(ns), port, remote);
+            assert_eq!(isn, Seq(want.wrapping_add((ns / 4000) as u32)));
+        }
+    }
+
     /// `Timers` against a sorted set of `(deadline, slab index)`: random armings
-    /// (a few RTO classes and random ones, ties included), re-armings, disarmings
-    /// (of the earliest socket and of others) and pops over `sockets` slab indices.
-    /// The cached top is always the set's first element, and pops follow the set's
-    /// order. Returns (pops, compactions, clears: the heap emptied with several
-    /// entries in it).
-    fn timers_against_a_sorted_set(sockets: u32) -> (usize, usize, usize) {
+    /// (a few RTO classes, a far one and random ones, ties included), re-armings
+    /// (earlier and later), disarmings (of the earliest socket and of others) and
+    /// pops over `sockets` slab indices; `arms` of 8 steps arm, and the number
+    /// armed is held in `keep`. The cached top is always the set's first element,
+    /// and pops follow the set's order. Returns (pops, compactions, clears: the
+    /// heap emptied with several entries in it, switches from small mode to the
+    /// heap).
+    fn timers_against_a_sorted_set(
+        sockets: u32,
+        arms: u32,
+        keep: std::ops::Range<usize>,
+    ) -> (usize, usize, usize, usize) {
         let mut timers = Timers::default();
         let mut model: BTreeSet<(SimTime, u32)> = BTreeSet::new();
         let mut armed: Vec<Option<SimTime>> = vec![None; sockets as usize];
         let mut rng = SplitMix::new(3);
-        let (mut now, mut pops, mut compactions, mut clears) = (0u64, 0, 0, 0);
+        let (mut now, mut pops, mut clears, mut to_heap) = (0u64, 0, 0, 0);
         for step in 0..300_000 {
             let idx = match model.first() {
                 // Often the earliest socket: its ACK arrives first.
@@ -1249,13 +1456,23 @@ mod tests {
             };
             let cur = armed[idx as usize];
             let before = timers.heap.len();
-            match rng.below(8) {
-                0..=3 => {
-                    let rto = match rng.below(6) {
+            let was_in_heap = timers.in_heap;
+            // Between `keep.start` and `keep.end` armed: arm or disarm if not.
+            let op = match model.len() {
+                n if n < keep.start => 0,
+                n if n >= keep.end => 5,
+                _ => rng.below(8),
+            };
+            match op {
+                op if op < arms => {
+                    let rto = match rng.below(7) {
                         0 => 1_000,
                         1 | 2 => 204,
                         3 => 408,
                         4 => 3_000,
+                        // Far off (a SYN-ACK's initial RTO among data RTOs): its
+                        // orphan stays long after the socket is disarmed.
+                        5 => 1_000_000,
                         _ => u64::from(rng.below(5_000)),
                     };
                     let t = SimTime::from_nanos(now + rto);
@@ -1266,11 +1483,20 @@ mod tests {
                     model.insert((t, idx));
                     armed[idx as usize] = Some(t);
                 }
-                4 | 5 => {
-                    if let Some(c) = cur {
-                        timers.disarm(idx);
-                        model.remove(&(c, idx));
-                        armed[idx as usize] = None;
+                0..=5 => {
+                    // This socket, or else any armed one.
+                    let pick = match cur {
+                        Some(c) => Some((c, idx)),
+                        None if model.is_empty() => None,
+                        None => model
+                            .iter()
+                            .nth(rng.below(model.len() as u32) as usize)
+                            .copied(),
+                    };
+                    if let Some((c, i)) = pick {
+                        timers.disarm(i);
+                        model.remove(&(c, i));
+                        armed[i as usize] = None;
                     }
                 }
                 6 => {
@@ -1284,41 +1510,58 @@ mod tests {
                 }
                 _ => now += u64::from(rng.below(50)),
             }
+            if timers.in_heap && !was_in_heap {
+                to_heap += 1;
+            }
+            assert!(timers.in_heap || (timers.heap.is_empty() && timers.armed <= SMALL));
             if timers.heap.is_empty() && before > 1 {
                 clears += 1;
-            } else if timers.heap.len() + 1 < before {
-                compactions += 1;
             }
             assert_eq!(timers.peek(), model.first().copied(), "step {step}");
             assert_eq!(timers.armed, model.len());
-            assert!(timers.heap.len() <= 2 * timers.armed + 64);
+            assert!(timers.heap.len() <= 4 * timers.armed + 64);
             assert!(timers.armed > 0 || timers.heap.is_empty());
         }
         while let Some(want) = model.pop_first() {
             assert_eq!(timers.pop(), Some(want));
         }
         assert_eq!(timers.pop(), None);
-        (pops, compactions, clears)
+        (pops, timers.compactions, clears, to_heap)
     }
 
-    /// Many sockets armed at once: stale entries pile up and are compacted.
+    /// Many sockets armed at once: entries re-filed, reused and stale.
     #[test]
     fn timers_fire_in_the_order_of_a_sorted_set() {
-        let (pops, compactions, _) = timers_against_a_sorted_set(300);
+        let (pops, _, _, _) = timers_against_a_sorted_set(300, 4, 0..usize::MAX);
+        assert!(pops > 10_000, "{pops} pops");
+    }
+
+    /// Few of many slab indices armed at a time: orphans and stale entries pile
+    /// up and are compacted away.
+    #[test]
+    fn timers_compact_orphans_of_many_sockets() {
+        let (pops, compactions, _, _) = timers_against_a_sorted_set(3000, 2, 20..40);
         assert!(
             pops > 10_000 && compactions > 100,
             "{pops} pops, {compactions} compactions"
         );
     }
 
-    /// A client host's pattern, one or two sockets: the last disarm or pop
-    /// empties the heap at once.
+    /// A client host's pattern, one or two sockets: small mode throughout.
     #[test]
-    fn timers_of_few_sockets_fire_in_order_and_clear() {
-        let (pops, _, clears) = timers_against_a_sorted_set(2);
+    fn timers_of_few_sockets_fire_in_order() {
+        let (pops, _, _, to_heap) = timers_against_a_sorted_set(2, 4, 0..usize::MAX);
+        assert!(pops > 10_000 && to_heap == 0, "{pops} pops, {to_heap}");
+    }
+
+    /// Around `SMALL` armed sockets: back and forth between small mode and the
+    /// heap, whose last disarm or pop empties it at once.
+    #[test]
+    fn timers_switching_modes_fire_in_order_and_clear() {
+        let (pops, _, clears, to_heap) = timers_against_a_sorted_set(12, 4, 0..usize::MAX);
         assert!(
-            pops > 10_000 && clears > 1_000,
-            "{pops} pops, {clears} clears"
+            pops > 10_000 && clears > 100 && to_heap > 100,
+            "{pops} pops, {clears} clears, {to_heap} switches to the heap"
         );
     }
 }

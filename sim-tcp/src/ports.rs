@@ -93,10 +93,81 @@ impl PortSet {
     }
 }
 
+/// A map from port to `V` for the few ports a host listens on: a sorted vector
+/// searched by bisection. A host has a listener or two (clients none), and a
+/// `BTreeMap` lookup costs several times more; listeners are looked up on every
+/// handshake and close. Lookup only, never iterated.
+pub(crate) struct PortMap<V> {
+    entries: Vec<(u16, V)>,
+}
+
+impl<V> Default for PortMap<V> {
+    fn default() -> Self {
+        PortMap {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<V> PortMap<V> {
+    #[inline]
+    fn find(&self, port: u16) -> Result<usize, usize> {
+        self.entries.binary_search_by_key(&port, |e| e.0)
+    }
+    #[inline]
+    pub fn get(&self, port: &u16) -> Option<&V> {
+        self.find(*port).ok().map(|i| &self.entries[i].1)
+    }
+    #[inline]
+    pub fn get_mut(&mut self, port: &u16) -> Option<&mut V> {
+        self.find(*port).ok().map(|i| &mut self.entries[i].1)
+    }
+    #[inline]
+    pub fn contains_key(&self, port: &u16) -> bool {
+        !self.entries.is_empty() && self.find(*port).is_ok()
+    }
+    /// Maps `port` to `v`, returning the value it replaces, if any.
+    pub fn insert(&mut self, port: u16, v: V) -> Option<V> {
+        match self.find(port) {
+            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, v)),
+            Err(i) => {
+                self.entries.insert(i, (port, v));
+                None
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn port_map_behaves_like_a_map() {
+        let mut map: PortMap<u32> = PortMap::default();
+        let mut model: BTreeMap<u16, u32> = BTreeMap::new();
+        let mut rng = crate::hash::SplitMix::new(7);
+        for step in 0..20_000u32 {
+            let port = rng.below(40) as u16 * 1000;
+            match rng.below(4) {
+                0 => assert_eq!(map.insert(port, step), model.insert(port, step)),
+                1 => {
+                    if let Some(v) = map.get_mut(&port) {
+                        *v += 1;
+                    }
+                    if let Some(v) = model.get_mut(&port) {
+                        *v += 1;
+                    }
+                }
+                _ => {}
+            }
+            assert_eq!(map.get(&port), model.get(&port), "step {step}");
+            assert_eq!(map.contains_key(&port), model.contains_key(&port));
+        }
+        assert_eq!(map.entries.len(), model.len());
+        assert!(map.entries.windows(2).all(|w| w[0].0 < w[1].0));
+    }
 
     #[test]
     fn counts_holders_like_a_map() {

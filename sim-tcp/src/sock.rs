@@ -448,6 +448,7 @@ impl Sock {
     }
 
     /// `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`.
+    #[inline]
     fn send_ack(&mut self, cx: &mut Cx) {
         let s = self.segment(cx, Flags::ACK, self.snd_nxt, 0);
         cx.emit(s);
@@ -620,6 +621,7 @@ impl Sock {
     // ---------------------------------------------------------- user calls
 
     /// OPEN (active): CLOSED → SYN_SENT, send SYN (RFC 9293 §3.10.1).
+    #[inline]
     pub fn open_active(&mut self, cx: &mut Cx) {
         self.accepted = true;
         self.set_state(cx, State::SynSent, Cause::AppConnect);

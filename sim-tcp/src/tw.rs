@@ -340,6 +340,10 @@ pub(crate) struct TwTable {
     /// The front's socket is the oldest TIME_WAIT, long out of cache: without this,
     /// every prune (after each segment to a mini-socket, each time-out) reads it.
     verified: [Option<u32>; 2],
+    /// The earlier of the FIFO front's and the heap top's expiry, kept up to date
+    /// by every push and pop: the host reads it after every call
+    /// ([`TwTable::next_deadline`]), far more often than the fronts change.
+    next: Option<SimTime>,
 }
 
 /// [`TwTable::verified`] slots.
@@ -462,6 +466,9 @@ impl TwTable {
         } else {
             self.fifo.push_back(e);
         }
+        // A push leaves the other front alone and makes its own the earlier of
+        // the old one and `at`.
+        self.next = earliest(self.next, Some(at));
     }
 
     fn is_current(&self, e: &Expiry) -> bool {
@@ -490,22 +497,33 @@ impl TwTable {
     fn pop_fifo(&mut self) {
         self.fifo.pop_front();
         self.verified[FIFO] = None;
+        self.next = self.fronts();
     }
 
     fn pop_heap(&mut self) {
         self.heap.pop();
         self.verified[HEAP] = None;
+        self.next = self.fronts();
     }
 
-    /// Earliest expiry (exact once [`TwTable::prune`] ran after the last change).
-    pub fn next_deadline(&self) -> Option<SimTime> {
+    /// The earlier of the two fronts' expiries.
+    fn fronts(&self) -> Option<SimTime> {
         earliest(
             self.fifo.front().map(|e| e.at),
             self.heap.peek().map(|Reverse(e)| e.at),
         )
     }
 
-    /// Pops one live mini-socket whose timer is due at `now`.
+    /// Earliest expiry (exact once [`TwTable::prune`] ran after the last change).
+    #[inline]
+    pub fn next_deadline(&self) -> Option<SimTime> {
+        debug_assert_eq!(self.next, self.fronts());
+        self.next
+    }
+
+    /// Pops one live mini-socket whose timer is due at `now`. Prunes the fronts
+    /// first: when it returns `None`, [`TwTable::next_deadline`] is exact.
+    #[inline]
     pub fn pop_due(&mut self, now: SimTime) -> Option<u32> {
         self.prune();
         let a = self.fifo.front().filter(|e| e.at <= now).copied();
@@ -544,7 +562,8 @@ impl TwTable {
     }
 
     /// SEGMENT ARRIVES at a mini-socket (Linux `tcp_timewait_state_process()`).
-    /// `ts_off` is the host's timestamp offset toward the peer ([`ts_offset`]).
+    /// `ts_off` is the host's timestamp offset toward the peer ([`ts_offset`]);
+    /// `has_listener`, whether a SYN's port has a listener (read for a SYN only).
     pub fn on_segment(
         &mut self,
         idx: u32,

@@ -124,8 +124,10 @@ fn demux_hints_cannot_change_results() {
             plain.iter().any(|l| l.contains("TimeWait")),
             "TIME_WAIT reached"
         );
+        // 269 of 339 (either ISN policy): 262 without following a freed slot to the
+        // mini-socket its socket became (the peer's FIN after our FIN was ACKed).
         assert!(
-            verified * 2 > delivered,
+            verified * 100 > delivered * 78,
             "{verified} of {delivered} hints named their socket"
         );
         for garble in [1, 2, 3] {
