@@ -8,27 +8,38 @@
 //! ```
 //!
 //! and compare [`CountingAlloc::allocations`] before and after the code under test.
+//! Counts are per thread, so what the test harness's own threads allocate meanwhile
+//! (libtest reports, a slow test's warning) cannot make a test fail: the code under
+//! test must run on the calling thread.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::Cell;
 
-/// [`System`]'s allocator, counting every `alloc` and `realloc` (frees are not counted).
-#[derive(Debug, Default)]
-pub struct CountingAlloc {
-    count: AtomicU64,
+thread_local! {
+    /// This thread's allocations. Const-initialized and without a destructor, so the
+    /// allocator can use it without allocating.
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
 }
 
+/// [`System`]'s allocator, counting every `alloc` and `realloc` (frees are not
+/// counted) of each thread.
+#[derive(Debug, Default)]
+pub struct CountingAlloc;
+
 impl CountingAlloc {
-    /// A counter at zero.
+    /// The allocator (the counts live in thread-local storage).
     pub const fn new() -> Self {
-        CountingAlloc {
-            count: AtomicU64::new(0),
-        }
+        CountingAlloc
     }
 
-    /// Allocations and reallocations made so far, by every thread.
+    /// Allocations and reallocations made so far by the calling thread.
     pub fn allocations(&self) -> u64 {
-        self.count.load(Ordering::Relaxed)
+        ALLOCATIONS.with(Cell::get)
+    }
+
+    fn count(&self) {
+        // `try_with`: a thread being torn down may still free and allocate.
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
     }
 }
 
@@ -36,7 +47,7 @@ impl CountingAlloc {
 // `GlobalAlloc` contract; the counter has no effect on the memory handed out.
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        self.count.fetch_add(1, Ordering::Relaxed);
+        self.count();
         // SAFETY: the caller's guarantees for `layout` are passed on as they are.
         unsafe { System.alloc(layout) }
     }
@@ -47,7 +58,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        self.count.fetch_add(1, Ordering::Relaxed);
+        self.count();
         // SAFETY: `ptr` came from `System`; the caller's guarantees are passed on.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -58,8 +69,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counts_allocations_and_reallocations_but_not_frees() {
+    fn counts_allocations_and_reallocations_but_not_frees_of_this_thread_only() {
         let a = CountingAlloc::new();
+        let before = a.allocations();
         let layout = Layout::from_size_align(64, 8).unwrap();
         // SAFETY: a non-zero-size layout; each pointer is freed once with the
         // layout (or the new size) it was last allocated with.
@@ -70,6 +82,18 @@ mod tests {
             assert!(!q.is_null());
             a.dealloc(q, Layout::from_size_align(128, 8).unwrap());
         }
-        assert_eq!(a.allocations(), 2);
+        assert_eq!(a.allocations() - before, 2);
+        let other = std::thread::spawn(|| {
+            let b = CountingAlloc::new();
+            // SAFETY: as above.
+            unsafe { b.dealloc(b.alloc(Layout::new::<u64>()), Layout::new::<u64>()) };
+            b.allocations()
+        });
+        assert_eq!(other.join().unwrap(), 1, "a new thread starts at zero");
+        assert_eq!(
+            a.allocations() - before,
+            2,
+            "another thread's are not counted"
+        );
     }
 }
