@@ -16,7 +16,7 @@
 
 use crate::deadline::{DeadlineSet, FastDeadlines};
 use crate::lane::{Lane, LaneId};
-use crate::queue::{EventKey, EventQueue, Key, SEQ_LIMIT};
+use crate::queue::{EventKey, EventQueue, Key, NO_KEY, SEQ_LIMIT};
 use crate::time::{SimDuration, SimTime};
 
 /// Why an event could not be scheduled.
@@ -72,8 +72,16 @@ pub struct Sim<E, D = FastDeadlines> {
     next_seq: u64,
     events: EventQueue<E>,
     deadlines: D,
+    /// The earlier of the heap's top and the earliest deadline, packed
+    /// ([`NO_KEY`] if neither), and which it is ([`Source::Events`] or
+    /// [`Source::Deadlines`]): kept up to date by [`Sim::refresh`] whenever either
+    /// changes, so a step that fires from a lane looks at neither.
+    soonest: (u128, Source),
     /// FIFO lanes for fixed delays (see [`crate::lane`]).
     lanes: Vec<Lane<E>>,
+    /// Each lane's front key, packed ([`Key::packed`]), or [`NO_KEY`] when the
+    /// lane is empty: the plain integers [`Sim::step`] compares.
+    fronts: Vec<u128>,
     processed: u64,
     /// Per bucket of times ([`time_bucket`]), the latest sequence number given to a
     /// key at a time in that bucket: see [`Sim::set_deadline`].
@@ -112,7 +120,9 @@ impl<E, D: DeadlineSet> Sim<E, D> {
             next_seq: 0,
             events: EventQueue::new(),
             deadlines: D::default(),
+            soonest: (NO_KEY, Source::Events),
             lanes: Vec::new(),
+            fronts: Vec::new(),
             processed: 0,
             recent: vec![0; TIME_BUCKETS],
         }
@@ -175,6 +185,7 @@ impl<E, D: DeadlineSet> Sim<E, D> {
     pub fn schedule(&mut self, at: SimTime, event: E) -> Result<(), ScheduleError> {
         let key = self.event_key(at)?;
         self.events.push(key, event);
+        self.refresh();
         Ok(())
     }
 
@@ -196,6 +207,7 @@ impl<E, D: DeadlineSet> Sim<E, D> {
     pub fn add_lane(&mut self, delay: SimDuration) -> LaneId {
         let id = u32::try_from(self.lanes.len()).expect("fewer than 2^32 lanes");
         self.lanes.push(Lane::new(delay));
+        self.fronts.push(NO_KEY);
         LaneId(id)
     }
 
@@ -208,9 +220,15 @@ impl<E, D: DeadlineSet> Sim<E, D> {
     /// if that overflows virtual time (about 584 years).
     #[inline]
     pub fn schedule_in_lane(&mut self, lane: LaneId, event: E) {
-        let at = self.now + self.lanes[lane.0 as usize].delay;
-        let seq = self.take_seq(at);
-        self.lanes[lane.0 as usize].push(Key { time: at, seq }, event);
+        let i = lane.0 as usize;
+        let at = self.now + self.lanes[i].delay;
+        let key = Key {
+            time: at,
+            seq: self.take_seq(at),
+        };
+        if self.lanes[i].push(key, event) {
+            self.fronts[i] = key.packed();
+        }
     }
 
     /// Schedules `event` at `at` and returns a handle for [`Sim::cancel`]. Fails
@@ -221,12 +239,16 @@ impl<E, D: DeadlineSet> Sim<E, D> {
         event: E,
     ) -> Result<EventKey, ScheduleError> {
         let key = self.event_key(at)?;
-        Ok(self.events.push_cancellable(key, event))
+        let handle = self.events.push_cancellable(key, event);
+        self.refresh();
+        Ok(handle)
     }
 
     /// Cancels a pending event; returns whether it was still pending.
     pub fn cancel(&mut self, handle: EventKey) -> bool {
-        self.events.cancel(handle)
+        let cancelled = self.events.cancel(handle);
+        self.refresh();
+        cancelled
     }
 
     /// Arms (or re-arms, replacing the previous one) the deadline of `id`.
@@ -248,12 +270,15 @@ impl<E, D: DeadlineSet> Sim<E, D> {
         }
         let key = self.key(at)?;
         self.deadlines.set(id, key);
+        self.refresh();
         Ok(())
     }
 
     /// Disarms the deadline of `id`; returns whether one was armed.
     pub fn clear_deadline(&mut self, id: usize) -> bool {
-        self.deadlines.clear(id)
+        let cleared = self.deadlines.clear(id);
+        self.refresh();
+        cleared
     }
 
     /// The armed deadline of `id`, if any.
@@ -275,49 +300,58 @@ impl<E, D: DeadlineSet> Sim<E, D> {
 
     /// The time of the next event or deadline, if any.
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.next_key().map(|(k, _)| k.time)
+        let (k, _) = self.next_key();
+        (k != NO_KEY).then(|| Key::unpacked(k).time)
     }
 
-    /// The earliest key and where it is.
+    /// Recomputes [`Sim::soonest`] after the heap or the deadlines changed.
     #[inline]
-    fn next_key(&self) -> Option<(Key, Source)> {
-        let mut best = match (self.events.peek_key(), self.deadlines.peek()) {
-            (Some(e), Some((d, _))) => Some(if d < e {
-                (d, Source::Deadlines)
-            } else {
-                (e, Source::Events)
-            }),
-            (Some(e), None) => Some((e, Source::Events)),
-            (None, Some((d, _))) => Some((d, Source::Deadlines)),
-            (None, None) => None,
+    fn refresh(&mut self) {
+        let e = self.events.peek_key().map_or(NO_KEY, Key::packed);
+        let d = self.deadlines.peek().map_or(NO_KEY, |(k, _)| k.packed());
+        self.soonest = if d < e {
+            (d, Source::Deadlines)
+        } else {
+            (e, Source::Events)
         };
-        for (i, lane) in self.lanes.iter().enumerate() {
-            if let Some(k) = lane.front()
-                && best.is_none_or(|(b, _)| k < b)
-            {
-                best = Some((k, Source::Lane(i)));
+    }
+
+    /// The earliest key, packed ([`NO_KEY`] when nothing is pending), and where
+    /// it is.
+    #[inline]
+    fn next_key(&self) -> (u128, Source) {
+        let (mut best, mut from) = self.soonest;
+        for (i, &f) in self.fronts.iter().enumerate() {
+            if f < best {
+                (best, from) = (f, Source::Lane(i));
             }
         }
-        best
+        (best, from)
     }
 
-    fn fire(&mut self, from: Source) -> Fired<E> {
-        let (key, fired) = match from {
+    /// Fires the key `k`, which [`Sim::next_key`] found at `from`.
+    #[inline]
+    fn fire(&mut self, k: u128, from: Source) -> Fired<E> {
+        let fired = match from {
             Source::Deadlines => {
-                let (k, id) = self.deadlines.pop().expect("peeked");
-                (k, Fired::Deadline(id))
+                let id = self.deadlines.pop().expect("peeked").1;
+                self.refresh();
+                Fired::Deadline(id)
             }
             Source::Events => {
-                let (k, e) = self.events.pop().expect("peeked");
-                (k, Fired::Event(e))
+                let e = self.events.pop().expect("peeked").1;
+                self.refresh();
+                Fired::Event(e)
             }
             Source::Lane(i) => {
-                let (k, e) = self.lanes[i].pop().expect("peeked");
-                (k, Fired::Event(e))
+                let (e, front) = self.lanes[i].pop();
+                self.fronts[i] = front;
+                Fired::Event(e)
             }
         };
-        debug_assert!(key.time >= self.now);
-        self.now = key.time;
+        let time = Key::unpacked(k).time;
+        debug_assert!(time >= self.now);
+        self.now = time;
         self.processed += 1;
         fired
     }
@@ -325,20 +359,20 @@ impl<E, D: DeadlineSet> Sim<E, D> {
     /// Advances to the next event or deadline and returns it; `None` when nothing
     /// is pending (time then stays where it was).
     pub fn step(&mut self) -> Option<Fired<E>> {
-        let (_, from) = self.next_key()?;
-        Some(self.fire(from))
+        let (k, from) = self.next_key();
+        (k != NO_KEY).then(|| self.fire(k, from))
     }
 
     /// Like [`Sim::step`], but only fires something due at or before `limit`.
     /// Otherwise returns `None` and advances the clock to `limit` (if later than
     /// now), so a run can stop at a fixed horizon with later events still pending.
     pub fn step_until(&mut self, limit: SimTime) -> Option<Fired<E>> {
-        match self.next_key() {
-            Some((k, from)) if k.time <= limit => Some(self.fire(from)),
-            _ => {
-                self.now = self.now.max(limit);
-                None
-            }
+        let (k, from) = self.next_key();
+        if k != NO_KEY && Key::unpacked(k).time <= limit {
+            Some(self.fire(k, from))
+        } else {
+            self.now = self.now.max(limit);
+            None
         }
     }
 
@@ -404,7 +438,7 @@ mod tests {
     #[test]
     fn a_full_queue_is_a_typed_error_and_frees_up_as_events_fire() {
         let mut sim: Sim<u8> = Sim::new();
-        sim.events = EventQueue::with_max_pending(2);
+        sim.events = EventQueue::with_max_pending(2); // empty, like the one replaced
         sim.schedule(t(1), 1).unwrap();
         let b = sim.schedule_cancellable(t(2), 2).unwrap();
         let full = ScheduleError::TooManyPending { limit: 2 };
