@@ -72,10 +72,13 @@ pub struct Sim<E, D = FastDeadlines> {
     next_seq: u64,
     events: EventQueue<E>,
     deadlines: D,
+    /// Each id's armed deadline key, packed ([`Key::packed`]; [`NO_KEY`] when
+    /// none): what [`Sim::set_deadline`] checks without asking `deadlines`.
+    armed: Vec<u128>,
     /// The earlier of the heap's top and the earliest deadline, packed
     /// ([`NO_KEY`] if neither), and which it is ([`Source::Events`] or
-    /// [`Source::Deadlines`]): kept up to date by [`Sim::refresh`] whenever either
-    /// changes, so a step that fires from a lane looks at neither.
+    /// [`Source::Deadlines`]): kept up to date whenever either changes (see
+    /// [`Sim::refresh`]), so a step that fires from a lane looks at neither.
     soonest: (u128, Source),
     /// FIFO lanes for fixed delays (see [`crate::lane`]).
     lanes: Vec<Lane<E>>,
@@ -99,7 +102,7 @@ fn time_bucket(at: SimTime) -> usize {
 }
 
 /// Where the next key to fire is.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Source {
     Events,
     Deadlines,
@@ -120,6 +123,7 @@ impl<E, D: DeadlineSet> Sim<E, D> {
             next_seq: 0,
             events: EventQueue::new(),
             deadlines: D::default(),
+            armed: Vec::new(),
             soonest: (NO_KEY, Source::Events),
             lanes: Vec::new(),
             fronts: Vec::new(),
@@ -185,7 +189,7 @@ impl<E, D: DeadlineSet> Sim<E, D> {
     pub fn schedule(&mut self, at: SimTime, event: E) -> Result<(), ScheduleError> {
         let key = self.event_key(at)?;
         self.events.push(key, event);
-        self.refresh();
+        self.lower_soonest(key, Source::Events);
         Ok(())
     }
 
@@ -240,14 +244,16 @@ impl<E, D: DeadlineSet> Sim<E, D> {
     ) -> Result<EventKey, ScheduleError> {
         let key = self.event_key(at)?;
         let handle = self.events.push_cancellable(key, event);
-        self.refresh();
+        self.lower_soonest(key, Source::Events);
         Ok(handle)
     }
 
     /// Cancels a pending event; returns whether it was still pending.
     pub fn cancel(&mut self, handle: EventKey) -> bool {
         let cancelled = self.events.cancel(handle);
-        self.refresh();
+        if cancelled {
+            self.refresh_from(Source::Events);
+        }
         cancelled
     }
 
@@ -261,29 +267,38 @@ impl<E, D: DeadlineSet> Sim<E, D> {
     /// everything pending. A harness that re-arms a host's deadline after every
     /// segment mostly re-arms it at an unchanged time.
     pub fn set_deadline(&mut self, id: usize, at: SimTime) -> Result<(), ScheduleError> {
-        if self
-            .deadlines
-            .get(id)
-            .is_some_and(|k| k.time == at && self.recent[time_bucket(at)] == k.seq)
-        {
+        // `NO_KEY` (not armed) never passes: its `seq` part is above every real one.
+        let armed = self.armed.get(id).copied().unwrap_or(NO_KEY);
+        if (armed >> 64) as u64 == at.as_nanos() && self.recent[time_bucket(at)] == armed as u64 {
             return Ok(());
         }
         let key = self.key(at)?;
         self.deadlines.set(id, key);
-        self.refresh();
+        if id >= self.armed.len() {
+            self.armed.resize(id + 1, NO_KEY);
+        }
+        self.armed[id] = key.packed();
+        // The earliest deadline is now `key` or what it was before `id` moved.
+        if !self.lower_soonest(key, Source::Deadlines) {
+            self.refresh_from(Source::Deadlines);
+        }
         Ok(())
     }
 
     /// Disarms the deadline of `id`; returns whether one was armed.
     pub fn clear_deadline(&mut self, id: usize) -> bool {
         let cleared = self.deadlines.clear(id);
-        self.refresh();
+        if cleared {
+            self.armed[id] = NO_KEY;
+            self.refresh_from(Source::Deadlines);
+        }
         cleared
     }
 
     /// The armed deadline of `id`, if any.
     pub fn deadline(&self, id: usize) -> Option<SimTime> {
-        self.deadlines.get(id).map(|k| k.time)
+        let armed = self.armed.get(id).copied().unwrap_or(NO_KEY);
+        (armed != NO_KEY).then(|| Key::unpacked(armed).time)
     }
 
     /// Re-arms `id` to `at`, or disarms it when `at` is `None`: the one call a
@@ -302,6 +317,29 @@ impl<E, D: DeadlineSet> Sim<E, D> {
     pub fn peek_time(&self) -> Option<SimTime> {
         let (k, _) = self.next_key();
         (k != NO_KEY).then(|| Key::unpacked(k).time)
+    }
+
+    /// Makes `key`, just added to `from` (the heap or the deadlines), the soonest
+    /// if it is earlier; returns whether it was. Otherwise the soonest stays
+    /// right unless it came from `from` and `from` also lost or moved a key.
+    #[inline]
+    fn lower_soonest(&mut self, key: Key, from: Source) -> bool {
+        let k = key.packed();
+        let lower = k < self.soonest.0;
+        if lower {
+            self.soonest = (k, from);
+        }
+        lower
+    }
+
+    /// Recomputes [`Sim::soonest`] if it came from `from`, which lost or moved a
+    /// key: any other source's soonest key is still the earliest, because
+    /// `from`'s earliest key can only have become later.
+    #[inline]
+    fn refresh_from(&mut self, from: Source) {
+        if self.soonest.1 == from {
+            self.refresh();
+        }
     }
 
     /// Recomputes [`Sim::soonest`] after the heap or the deadlines changed.
@@ -335,6 +373,7 @@ impl<E, D: DeadlineSet> Sim<E, D> {
         let fired = match from {
             Source::Deadlines => {
                 let id = self.deadlines.pop().expect("peeked").1;
+                self.armed[id] = NO_KEY;
                 self.refresh();
                 Fired::Deadline(id)
             }
@@ -595,30 +634,54 @@ mod tests {
         assert!(fired > 2_000, "the workload ran: {fired} firings");
     }
 
-    /// Against a naive model in which every arming takes a fresh sequence number
-    /// (no skipped re-arming): same firings, same order, including re-arming at an
-    /// unchanged time with and without events scheduled in between.
-    #[test]
-    fn skipped_rearming_fires_exactly_like_fresh_keys() {
+    /// Against a naive model (an ordered map of every pending key, in which every
+    /// arming takes a fresh sequence number: no skipped re-arming), under a random
+    /// mix of every way to add or remove a key: heap events (cancellable or not),
+    /// cancelling, two lanes, deadlines re-armed (often at the time already armed,
+    /// with and without keys made in between) and disarmed, steps, and steps up to
+    /// a horizon. Same firings in the same order at the same times; the same
+    /// pending count, next time and armed deadlines after every operation.
+    fn matches_the_fresh_key_model<D: DeadlineSet>() {
         use crate::rng::{MasterSeed, below};
         use std::collections::BTreeMap;
+        const DELAYS: [u64; 2] = [1, 2];
         let mut rng = MasterSeed(9).stream("rearm-model");
-        let mut sim: Sim<u64> = Sim::new();
-        // Model: key -> what fires; plus each id's current key.
+        let mut sim: Sim<u64, D> = Sim::new();
+        let lanes: Vec<LaneId> = DELAYS
+            .iter()
+            .map(|&d| sim.add_lane(SimDuration::from_nanos(d)))
+            .collect();
+        // Model: key -> what fires; each id's current key; each handle's key.
         let mut model: BTreeMap<(u64, u64), Fired<u64>> = BTreeMap::new();
         let mut armed: Vec<Option<(u64, u64)>> = vec![None; 3];
+        let mut handles: Vec<(EventKey, (u64, u64))> = Vec::new();
         let mut seq = 0u64;
         let mut fired = 0;
-        for n in 0..30_000u64 {
+        for n in 0..40_000u64 {
             let now = sim.now().as_nanos();
-            match below(&mut rng, 8) {
-                0..=2 => {
+            match below(&mut rng, 12) {
+                0 | 1 => {
                     let at = now + below(&mut rng, 3);
-                    sim.schedule(t(at), n).unwrap();
+                    if below(&mut rng, 2) == 0 {
+                        handles.push((sim.schedule_cancellable(t(at), n).unwrap(), (at, seq)));
+                    } else {
+                        sim.schedule(t(at), n).unwrap();
+                    }
                     model.insert((at, seq), Fired::Event(n));
                     seq += 1;
                 }
-                3..=5 => {
+                2 if !handles.is_empty() => {
+                    let i = below(&mut rng, handles.len() as u64) as usize;
+                    let (h, key) = handles.swap_remove(i);
+                    assert_eq!(sim.cancel(h), model.remove(&key).is_some(), "cancel {n}");
+                }
+                3 | 4 => {
+                    let k = below(&mut rng, DELAYS.len() as u64) as usize;
+                    sim.schedule_in_lane(lanes[k], n);
+                    model.insert((now + DELAYS[k], seq), Fired::Event(n));
+                    seq += 1;
+                }
+                5..=7 => {
                     let id = below(&mut rng, 3) as usize;
                     // Often the time already armed, to exercise the skip.
                     let at = match armed[id] {
@@ -633,20 +696,52 @@ mod tests {
                     model.insert((at, seq), Fired::Deadline(id));
                     seq += 1;
                 }
-                _ => {
-                    let want = model.pop_first();
+                8 => {
+                    let id = below(&mut rng, 3) as usize;
+                    let old = armed[id].take();
+                    if let Some(key) = old {
+                        model.remove(&key);
+                    }
+                    assert_eq!(sim.clear_deadline(id), old.is_some(), "clear {n}");
+                }
+                step => {
+                    // Half of them only up to a horizon that may come first.
+                    let limit = if step == 9 {
+                        now + below(&mut rng, 3)
+                    } else {
+                        u64::MAX
+                    };
+                    let want = match model.first_key_value() {
+                        Some((&(at, _), _)) if at <= limit => model.pop_first(),
+                        _ => None,
+                    };
                     if let Some((_, Fired::Deadline(id))) = &want {
                         armed[*id] = None;
                     }
-                    let got = sim.step();
+                    let got = sim.step_until(t(limit));
                     assert_eq!(got, want.as_ref().map(|(_, f)| f.clone()), "step {n}");
-                    if let Some(((at, _), _)) = want {
-                        assert_eq!(sim.now(), t(at));
-                        fired += 1;
+                    match want {
+                        Some(((at, _), _)) => {
+                            assert_eq!(sim.now(), t(at));
+                            fired += 1;
+                        }
+                        None => assert_eq!(sim.now(), t(now.max(limit))),
                     }
                 }
             }
+            assert_eq!(sim.pending(), model.len(), "pending after {n}");
+            assert_eq!(sim.peek_time(), model.keys().next().map(|&(at, _)| t(at)));
+            for (id, key) in armed.iter().enumerate() {
+                assert_eq!(sim.deadline(id), key.map(|(at, _)| t(at)), "id {id}");
+            }
         }
         assert!(fired > 5_000, "{fired} firings");
+    }
+
+    #[test]
+    fn every_way_of_adding_and_removing_keys_fires_like_fresh_keys() {
+        matches_the_fresh_key_model::<InPlaceDeadlines>();
+        matches_the_fresh_key_model::<LazyDeadlines>();
+        matches_the_fresh_key_model::<IndexedDeadlines>();
     }
 }
