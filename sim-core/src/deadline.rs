@@ -33,7 +33,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use priority_queue::PriorityQueue;
 
-use crate::heap::QuadHeap;
+use crate::heap::{QuadHeap, tournament};
 use crate::queue::{Entry, Key, TAG_LIMIT};
 
 /// [`LazyDeadlines`] ids must be below this (2^24): a heap entry packs the id with
@@ -238,12 +238,17 @@ impl InPlaceDeadlines {
             if first >= n {
                 break;
             }
-            let (mut best, mut child) = (first, self.heap[first]);
-            for c in first + 1..(first + 4).min(n) {
-                if self.heap[c] < child {
-                    (best, child) = (c, self.heap[c]);
+            // A full group of four: the heap's branch-free tournament.
+            let (child, best) = match self.heap.get(first..first + 4) {
+                Some(k) => {
+                    let (child, j) = tournament::<_, true>(k.try_into().expect("four"));
+                    (child, first + j)
                 }
-            }
+                None => (first..n)
+                    .map(|c| (self.heap[c], c))
+                    .min()
+                    .expect("a child"),
+            };
             if child >= e {
                 break;
             }
