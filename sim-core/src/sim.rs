@@ -88,7 +88,8 @@ pub struct Sim<E, D = FastDeadlines> {
     processed: u64,
     /// Per bucket of times ([`time_bucket`]), the latest sequence number given to a
     /// key at a time in that bucket: see [`Sim::set_deadline`].
-    recent: Vec<u64>,
+    /// A fixed-size array, so indexing it by a bucket needs no bounds check.
+    recent: Box<[u64; TIME_BUCKETS]>,
 }
 
 /// Number of buckets in [`Sim`]'s `recent`.
@@ -128,7 +129,7 @@ impl<E, D: DeadlineSet> Sim<E, D> {
             lanes: Vec::new(),
             fronts: Vec::new(),
             processed: 0,
-            recent: vec![0; TIME_BUCKETS],
+            recent: Box::new([0; TIME_BUCKETS]),
         }
     }
 
