@@ -76,8 +76,8 @@ pub struct Sim<E, D = FastDeadlines> {
     /// none): what [`Sim::set_deadline`] checks without asking `deadlines`.
     armed: Vec<u128>,
     /// The earlier of the heap's top and the earliest deadline, packed
-    /// ([`NO_KEY`] if neither), and which it is ([`Source::Events`] or
-    /// [`Source::Deadlines`]): kept up to date whenever either changes (see
+    /// ([`NO_KEY`] if neither), and which it is ([`Source::EVENTS`] or
+    /// [`Source::DEADLINES`]): kept up to date whenever either changes (see
     /// [`Sim::refresh`]), so a step that fires from a lane looks at neither.
     soonest: (u128, Source),
     /// FIFO lanes for fixed delays (see [`crate::lane`]).
@@ -102,12 +102,16 @@ fn time_bucket(at: SimTime) -> usize {
         as usize
 }
 
-/// Where the next key to fire is.
+/// Where the next key to fire is: lane `i` as `Source(i)`, or the heap or the
+/// deadlines, as two indices no lane has (there are fewer than 2^32 lanes). One
+/// integer, so choosing the earliest moves one word and firing from a lane takes
+/// one comparison.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Source {
-    Events,
-    Deadlines,
-    Lane(usize),
+struct Source(usize);
+
+impl Source {
+    const EVENTS: Source = Source(usize::MAX);
+    const DEADLINES: Source = Source(usize::MAX - 1);
 }
 
 impl<E, D: DeadlineSet> Default for Sim<E, D> {
@@ -125,7 +129,7 @@ impl<E, D: DeadlineSet> Sim<E, D> {
             events: EventQueue::new(),
             deadlines: D::default(),
             armed: Vec::new(),
-            soonest: (NO_KEY, Source::Events),
+            soonest: (NO_KEY, Source::EVENTS),
             lanes: Vec::new(),
             fronts: Vec::new(),
             processed: 0,
@@ -190,7 +194,7 @@ impl<E, D: DeadlineSet> Sim<E, D> {
     pub fn schedule(&mut self, at: SimTime, event: E) -> Result<(), ScheduleError> {
         let key = self.event_key(at)?;
         self.events.push(key, event);
-        self.lower_soonest(key, Source::Events);
+        self.lower_soonest(key, Source::EVENTS);
         Ok(())
     }
 
@@ -245,7 +249,7 @@ impl<E, D: DeadlineSet> Sim<E, D> {
     ) -> Result<EventKey, ScheduleError> {
         let key = self.event_key(at)?;
         let handle = self.events.push_cancellable(key, event);
-        self.lower_soonest(key, Source::Events);
+        self.lower_soonest(key, Source::EVENTS);
         Ok(handle)
     }
 
@@ -253,7 +257,7 @@ impl<E, D: DeadlineSet> Sim<E, D> {
     pub fn cancel(&mut self, handle: EventKey) -> bool {
         let cancelled = self.events.cancel(handle);
         if cancelled {
-            self.refresh_from(Source::Events);
+            self.refresh_from(Source::EVENTS);
         }
         cancelled
     }
@@ -280,8 +284,8 @@ impl<E, D: DeadlineSet> Sim<E, D> {
         }
         self.armed[id] = key.packed();
         // The earliest deadline is now `key` or what it was before `id` moved.
-        if !self.lower_soonest(key, Source::Deadlines) {
-            self.refresh_from(Source::Deadlines);
+        if !self.lower_soonest(key, Source::DEADLINES) {
+            self.refresh_from(Source::DEADLINES);
         }
         Ok(())
     }
@@ -291,7 +295,7 @@ impl<E, D: DeadlineSet> Sim<E, D> {
         let cleared = self.deadlines.clear(id);
         if cleared {
             self.armed[id] = NO_KEY;
-            self.refresh_from(Source::Deadlines);
+            self.refresh_from(Source::DEADLINES);
         }
         cleared
     }
@@ -349,9 +353,9 @@ impl<E, D: DeadlineSet> Sim<E, D> {
         let e = self.events.peek_key().map_or(NO_KEY, Key::packed);
         let d = self.deadlines.peek().map_or(NO_KEY, |(k, _)| k.packed());
         self.soonest = if d < e {
-            (d, Source::Deadlines)
+            (d, Source::DEADLINES)
         } else {
-            (e, Source::Events)
+            (e, Source::EVENTS)
         };
     }
 
@@ -362,7 +366,7 @@ impl<E, D: DeadlineSet> Sim<E, D> {
         let (mut best, mut from) = self.soonest;
         for (i, &f) in self.fronts.iter().enumerate() {
             if f < best {
-                (best, from) = (f, Source::Lane(i));
+                (best, from) = (f, Source(i));
             }
         }
         (best, from)
@@ -371,23 +375,19 @@ impl<E, D: DeadlineSet> Sim<E, D> {
     /// Fires the key `k`, which [`Sim::next_key`] found at `from`.
     #[inline]
     fn fire(&mut self, k: u128, from: Source) -> Fired<E> {
-        let fired = match from {
-            Source::Deadlines => {
-                let id = self.deadlines.pop().expect("peeked").1;
-                self.armed[id] = NO_KEY;
-                self.refresh();
-                Fired::Deadline(id)
-            }
-            Source::Events => {
-                let e = self.events.pop().expect("peeked").1;
-                self.refresh();
-                Fired::Event(e)
-            }
-            Source::Lane(i) => {
-                let (e, front) = self.lanes[i].pop();
-                self.fronts[i] = front;
-                Fired::Event(e)
-            }
+        let fired = if from.0 < Source::DEADLINES.0 {
+            let (e, front) = self.lanes[from.0].pop();
+            self.fronts[from.0] = front;
+            Fired::Event(e)
+        } else if from == Source::DEADLINES {
+            let id = self.deadlines.pop().expect("peeked").1;
+            self.armed[id] = NO_KEY;
+            self.refresh();
+            Fired::Deadline(id)
+        } else {
+            let e = self.events.pop().expect("peeked").1;
+            self.refresh();
+            Fired::Event(e)
         };
         let time = Key::unpacked(k).time;
         debug_assert!(time >= self.now);
