@@ -364,13 +364,15 @@ impl<E, D: DeadlineSet> Sim<E, D> {
     /// it is.
     #[inline]
     fn next_key(&self) -> (u128, Source) {
-        let (mut best, mut from) = self.soonest;
-        for (i, &f) in self.fronts.iter().enumerate() {
-            if f < best {
-                (best, from) = (f, Source(i));
-            }
-        }
-        (best, from)
+        self.fronts
+            .iter()
+            .enumerate()
+            .fold(
+                self.soonest,
+                |best, (i, &f)| {
+                    if f < best.0 { (f, Source(i)) } else { best }
+                },
+            )
     }
 
     /// Fires the key `k`, which [`Sim::next_key`] found at `from`.
