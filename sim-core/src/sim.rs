@@ -339,8 +339,9 @@ impl<E, D: DeadlineSet> Sim<E, D> {
     }
 
     /// Recomputes [`Sim::soonest`] if it came from `from`, which lost or moved a
-    /// key: any other source's soonest key is still the earliest, because
-    /// `from`'s earliest key can only have become later.
+    /// key. If it came from the other source it is still the earliest: `from`
+    /// gained no key earlier than it (for a moved key, the caller checked with
+    /// [`Sim::lower_soonest`] first), and losing keys only makes `from` later.
     #[inline]
     fn refresh_from(&mut self, from: Source) {
         if self.soonest.1 == from {
