@@ -26,8 +26,12 @@ const FIRST_CAPACITY: usize = 16;
 ///
 /// A ring buffer whose capacity is a power of two, so wrapping an index is one
 /// `and`. Each slot holds a packed key ([`Key::packed`]) next to its event, so the
-/// front key a pop hands back is one load.
+/// new front key after a pop is one load.
 pub(crate) struct Lane<E> {
+    /// The front event's packed key, [`NO_KEY`] when the lane is empty: the plain
+    /// integer [`crate::Sim::step`] compares, kept here so that firing from a
+    /// lane touches one element of the lanes' vector.
+    pub(crate) front: u128,
     pub(crate) delay: SimDuration,
     /// The `i`-th pending event is in slot `(head + i) & (capacity - 1)`; free
     /// slots hold `None`.
@@ -41,6 +45,7 @@ pub(crate) struct Lane<E> {
 impl<E> Lane<E> {
     pub(crate) fn new(delay: SimDuration) -> Self {
         Lane {
+            front: NO_KEY,
             delay,
             slots: Self::free_slots(FIRST_CAPACITY).collect(),
             head: 0,
@@ -63,9 +68,8 @@ impl<E> Lane<E> {
     }
 
     /// Appends an event; its key is above every key already in the lane.
-    /// Returns whether the lane was empty (so the event is now its front).
     #[inline]
-    pub(crate) fn push(&mut self, key: Key, event: E) -> bool {
+    pub(crate) fn push(&mut self, key: Key, event: E) {
         let key = key.packed();
         debug_assert!(self.len() == 0 || self.slots[self.slot(self.tail - 1)].0 < key);
         if self.len() == self.slots.len() {
@@ -74,22 +78,24 @@ impl<E> Lane<E> {
         let slot = self.slot(self.tail);
         self.slots[slot] = (key, Some(event));
         self.tail = self.tail.wrapping_add(1);
-        self.len() == 1
+        if self.len() == 1 {
+            self.front = key;
+        }
     }
 
-    /// Removes the front event; returns it and the new front's packed key
-    /// ([`NO_KEY`] if the lane is now empty). Panics if the lane is empty.
+    /// Removes and returns the front event (updating [`Lane::front`]). Panics if
+    /// the lane is empty.
     #[inline]
-    pub(crate) fn pop(&mut self) -> (E, u128) {
+    pub(crate) fn pop(&mut self) -> E {
         let slot = self.slot(self.head);
         let event = self.slots[slot].1.take().expect("a pending event");
         self.head = self.head.wrapping_add(1);
-        let front = if self.head == self.tail {
+        self.front = if self.head == self.tail {
             NO_KEY
         } else {
             self.slots[self.slot(self.head)].0
         };
-        (event, front)
+        event
     }
 
     /// Doubles the capacity, moving the pending events to slots `0..len`.
@@ -130,14 +136,15 @@ mod tests {
                     time: SimTime::from_nanos(seq / 3),
                     seq,
                 };
-                assert_eq!(lane.push(key, seq), model.is_empty());
+                lane.push(key, seq);
                 model.push_back((key, seq));
                 seq += 1;
             } else if let Some((_, want)) = model.pop_front() {
-                let front = model.front().map_or(NO_KEY, |(k, _)| k.packed());
-                assert_eq!(lane.pop(), (want, front));
+                assert_eq!(lane.pop(), want);
             }
             assert_eq!(lane.len(), model.len());
+            let front = model.front().map_or(NO_KEY, |(k, _)| k.packed());
+            assert_eq!(lane.front, front);
         }
         assert!(lane.slots.len() >= 1024, "grew: {}", lane.slots.len());
     }

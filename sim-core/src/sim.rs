@@ -82,9 +82,6 @@ pub struct Sim<E, D = FastDeadlines> {
     soonest: (u128, Source),
     /// FIFO lanes for fixed delays (see [`crate::lane`]).
     lanes: Vec<Lane<E>>,
-    /// Each lane's front key, packed ([`Key::packed`]), or [`NO_KEY`] when the
-    /// lane is empty: the plain integers [`Sim::step`] compares.
-    fronts: Vec<u128>,
     processed: u64,
     /// Per bucket of times ([`time_bucket`]), the latest sequence number given to a
     /// key at a time in that bucket: see [`Sim::set_deadline`].
@@ -131,7 +128,6 @@ impl<E, D: DeadlineSet> Sim<E, D> {
             armed: Vec::new(),
             soonest: (NO_KEY, Source::EVENTS),
             lanes: Vec::new(),
-            fronts: Vec::new(),
             processed: 0,
             recent: Box::new([0; TIME_BUCKETS]),
         }
@@ -216,7 +212,6 @@ impl<E, D: DeadlineSet> Sim<E, D> {
     pub fn add_lane(&mut self, delay: SimDuration) -> LaneId {
         let id = u32::try_from(self.lanes.len()).expect("fewer than 2^32 lanes");
         self.lanes.push(Lane::new(delay));
-        self.fronts.push(NO_KEY);
         LaneId(id)
     }
 
@@ -236,9 +231,7 @@ impl<E, D: DeadlineSet> Sim<E, D> {
             time: at,
             seq: self.take_seq(at),
         };
-        if self.lanes[i].push(key, event) {
-            self.fronts[i] = key.packed();
-        }
+        self.lanes[i].push(key, event);
     }
 
     /// Schedules `event` at `at` and returns a handle for [`Sim::cancel`]. Fails
@@ -365,12 +358,13 @@ impl<E, D: DeadlineSet> Sim<E, D> {
     /// it is.
     #[inline]
     fn next_key(&self) -> (u128, Source) {
-        self.fronts
+        self.lanes
             .iter()
+            .map(|l| l.front)
             .enumerate()
             .fold(
                 self.soonest,
-                |best, (i, &f)| {
+                |best, (i, f)| {
                     if f < best.0 { (f, Source(i)) } else { best }
                 },
             )
@@ -380,9 +374,7 @@ impl<E, D: DeadlineSet> Sim<E, D> {
     #[inline]
     fn fire(&mut self, k: u128, from: Source) -> Fired<E> {
         let fired = if from.0 < Source::DEADLINES.0 {
-            let (e, front) = self.lanes[from.0].pop();
-            self.fronts[from.0] = front;
-            Fired::Event(e)
+            Fired::Event(self.lanes[from.0].pop())
         } else if from == Source::DEADLINES {
             let id = self.deadlines.pop().expect("peeked").1;
             self.armed[id] = NO_KEY;
