@@ -545,8 +545,13 @@ impl<'a> World<'a> {
     #[inline(always)]
     fn schedule(&mut self, at: SimTime, ev: Ev) {
         let ahead = at - self.sim.now();
-        match self.lanes.iter().find(|&&(d, _)| d == ahead) {
-            Some(&(_, lane)) => self.sim.schedule_in_lane(lane, ev),
+        // One delay (the common case) is one comparison, not a search.
+        let lane = match *self.lanes {
+            [(d, lane)] => (d == ahead).then_some(lane),
+            ref lanes => lanes.iter().find(|&&(d, _)| d == ahead).map(|&(_, l)| l),
+        };
+        match lane {
+            Some(lane) => self.sim.schedule_in_lane(lane, ev),
             None => self
                 .sim
                 .schedule(at, ev)
