@@ -551,7 +551,7 @@ impl<'a> World<'a> {
             ref lanes => lanes.iter().find(|&&(d, _)| d == ahead).map(|&(_, l)| l),
         };
         match lane {
-            Some(lane) => self.sim.schedule_in_lane(lane, ev),
+            Some(lane) => self.sim.schedule_in_lane_at(lane, at, ev),
             None => self
                 .sim
                 .schedule(at, ev)
