@@ -213,7 +213,7 @@ impl<T: Copy + Ord, const BY_VALUE: bool> QuadHeap<T, BY_VALUE> {
 /// The smallest of four entries and its index: a two-round tournament, three
 /// comparisons, no loop; `BY_VALUE` as in [`QuadHeap`].
 #[inline(always)]
-fn tournament<T: Copy + Ord, const BY_VALUE: bool>(k: &[T; 4]) -> (T, usize) {
+pub(crate) fn tournament<T: Copy + Ord, const BY_VALUE: bool>(k: &[T; 4]) -> (T, usize) {
     if BY_VALUE {
         let (x0, i0) = if k[1] < k[0] { (k[1], 1) } else { (k[0], 0) };
         let (x1, i1) = if k[3] < k[2] { (k[3], 3) } else { (k[2], 2) };

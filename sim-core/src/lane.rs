@@ -12,49 +12,140 @@
 //! propagation delays and no jitter almost every event of a TCP simulation is a
 //! segment crossing a link, so almost every event goes through a lane.
 
-use std::collections::VecDeque;
-
-use crate::queue::Key;
+use crate::queue::{Key, NO_KEY};
 use crate::time::SimDuration;
 
 /// Handle of a lane of a [`crate::Sim`], from [`crate::Sim::add_lane`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LaneId(pub(crate) u32);
 
+/// Slots a lane starts with (a power of two, as every capacity is).
+const FIRST_CAPACITY: usize = 16;
+
 /// One lane: events that fire `delay` after they were scheduled, in key order.
+///
+/// A ring buffer whose capacity is a power of two, so wrapping an index is one
+/// `and`. Each slot holds a packed key ([`Key::packed`]) next to its event, so the
+/// new front key after a pop is one load.
 pub(crate) struct Lane<E> {
+    /// The front event's packed key, [`NO_KEY`] when the lane is empty: the plain
+    /// integer [`crate::Sim::step`] compares, kept here so that firing from a
+    /// lane touches one element of the lanes' vector.
+    pub(crate) front: u128,
     pub(crate) delay: SimDuration,
-    queue: VecDeque<(Key, E)>,
+    /// The `i`-th pending event is in slot `(head + i) & (capacity - 1)`; free
+    /// slots hold `None`.
+    slots: Box<[(u128, Option<E>)]>,
+    /// Events ever popped, wrapping: the front event's slot, unmasked.
+    head: usize,
+    /// Events ever pushed, wrapping: `tail - head` are pending.
+    tail: usize,
 }
 
 impl<E> Lane<E> {
     pub(crate) fn new(delay: SimDuration) -> Self {
         Lane {
+            front: NO_KEY,
             delay,
-            queue: VecDeque::new(),
+            slots: Self::free_slots(FIRST_CAPACITY).collect(),
+            head: 0,
+            tail: 0,
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.queue.len()
+    fn free_slots(n: usize) -> impl Iterator<Item = (u128, Option<E>)> {
+        std::iter::repeat_with(|| (NO_KEY, None)).take(n)
     }
 
-    /// Appends an event; its key is at least every key already in the lane.
+    pub(crate) fn len(&self) -> usize {
+        self.tail.wrapping_sub(self.head)
+    }
+
+    /// The slot of the event `n` events after the front, wrapped.
+    #[inline]
+    fn slot(&self, n: usize) -> usize {
+        n & (self.slots.len() - 1)
+    }
+
+    /// Appends an event; its key is above every key already in the lane.
     #[inline]
     pub(crate) fn push(&mut self, key: Key, event: E) {
-        debug_assert!(self.queue.back().is_none_or(|(k, _)| *k < key));
-        self.queue.push_back((key, event));
+        let key = key.packed();
+        debug_assert!(self.len() == 0 || self.slots[self.slot(self.tail - 1)].0 < key);
+        if self.len() == self.slots.len() {
+            self.grow();
+        }
+        let slot = self.slot(self.tail);
+        self.slots[slot] = (key, Some(event));
+        self.tail = self.tail.wrapping_add(1);
+        if self.len() == 1 {
+            self.front = key;
+        }
     }
 
-    /// The key of the earliest event.
+    /// Removes and returns the front event (updating [`Lane::front`]). Panics if
+    /// the lane is empty.
     #[inline]
-    pub(crate) fn front(&self) -> Option<Key> {
-        self.queue.front().map(|(k, _)| *k)
+    pub(crate) fn pop(&mut self) -> E {
+        let slot = self.slot(self.head);
+        let event = self.slots[slot].1.take().expect("a pending event");
+        self.head = self.head.wrapping_add(1);
+        self.front = if self.head == self.tail {
+            NO_KEY
+        } else {
+            self.slots[self.slot(self.head)].0
+        };
+        event
     }
 
-    /// Removes the earliest event.
-    #[inline]
-    pub(crate) fn pop(&mut self) -> Option<(Key, E)> {
-        self.queue.pop_front()
+    /// Doubles the capacity, moving the pending events to slots `0..len`.
+    #[cold]
+    fn grow(&mut self) {
+        let len = self.len();
+        let capacity = 2 * self.slots.len();
+        let mut slots = Vec::with_capacity(capacity);
+        for i in 0..len {
+            let slot = self.slot(self.head.wrapping_add(i));
+            slots.push(std::mem::replace(&mut self.slots[slot], (NO_KEY, None)));
+        }
+        slots.extend(Self::free_slots(capacity - len));
+        self.slots = slots.into_boxed_slice();
+        (self.head, self.tail) = (0, len);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SimTime;
+    use std::collections::VecDeque;
+
+    /// Against a `VecDeque` model: interleaved pushes and pops that wrap the ring
+    /// and grow it while wrapped keep FIFO order, the front keys and the length.
+    #[test]
+    fn the_ring_is_fifo_across_wrapping_and_growth() {
+        use crate::rng::{MasterSeed, below};
+        let mut rng = MasterSeed(4).stream("lane-ring");
+        let mut lane = Lane::new(SimDuration::ZERO);
+        let mut model = VecDeque::new();
+        let mut seq = 0u64;
+        for _ in 0..20_000 {
+            // Pushes slightly outnumber pops, so the ring grows several times.
+            if below(&mut rng, 9) < 5 {
+                let key = Key {
+                    time: SimTime::from_nanos(seq / 3),
+                    seq,
+                };
+                lane.push(key, seq);
+                model.push_back((key, seq));
+                seq += 1;
+            } else if let Some((_, want)) = model.pop_front() {
+                assert_eq!(lane.pop(), want);
+            }
+            assert_eq!(lane.len(), model.len());
+            let front = model.front().map_or(NO_KEY, |(k, _)| k.packed());
+            assert_eq!(lane.front, front);
+        }
+        assert!(lane.slots.len() >= 1024, "grew: {}", lane.slots.len());
     }
 }

@@ -38,10 +38,23 @@ impl Key {
     /// `(time, seq)` as one integer, so comparing keys is a single branch-free
     /// 128-bit comparison (the same order as comparing the pair).
     #[inline]
-    fn packed(self) -> u128 {
+    pub(crate) fn packed(self) -> u128 {
         (u128::from(self.time.as_nanos()) << 64) | u128::from(self.seq)
     }
+
+    /// The key [`Key::packed`] made `p` from (not [`NO_KEY`]).
+    #[inline]
+    pub(crate) fn unpacked(p: u128) -> Key {
+        Key {
+            time: SimTime::from_nanos((p >> 64) as u64),
+            seq: p as u64,
+        }
+    }
 }
+
+/// A packed key ([`Key::packed`]) above every real one, whose `seq` is below
+/// [`SEQ_LIMIT`]: stands for "nothing pending".
+pub(crate) const NO_KEY: u128 = u128::MAX;
 
 impl PartialOrd for Key {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
