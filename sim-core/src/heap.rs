@@ -85,7 +85,14 @@ impl<T: Copy + Ord, const BY_VALUE: bool> QuadHeap<T, BY_VALUE> {
     #[inline]
     pub fn peek(&self) -> Option<T> {
         if self.dirty {
-            self.v.iter().take(5).min().copied()
+            match self.v.get(1..5) {
+                // The usual case: a tournament of the four children, then the root.
+                Some(k) => {
+                    let (child, _) = tournament::<T, BY_VALUE>(k.try_into().expect("four"));
+                    Some(child.min(self.v[0]))
+                }
+                None => self.v.iter().min().copied(),
+            }
         } else {
             self.v.first().copied()
         }

@@ -412,6 +412,7 @@ impl<E, D: DeadlineSet> Sim<E, D> {
     /// Like [`Sim::step`], but only fires something due at or before `limit`.
     /// Otherwise returns `None` and advances the clock to `limit` (if later than
     /// now), so a run can stop at a fixed horizon with later events still pending.
+    #[inline(always)]
     pub fn step_until(&mut self, limit: SimTime) -> Option<Fired<E>> {
         let (k, from) = self.next_key();
         if k != NO_KEY && Key::unpacked(k).time <= limit {
