@@ -7,7 +7,7 @@
 //! | [`time`] | [`SimTime`] / [`SimDuration`]: integer nanoseconds; humantime parsing and printing (`200ms`, `60s`, `2h`) and serde |
 //! | [`sim`] | [`Sim`], the scheduler: `schedule` / `schedule_cancellable` / `cancel`, one re-armable deadline per id (`set_deadline` / `update_deadline`), `step` / `step_until` / `run` / `run_until`, `events_processed` |
 //! | [`queue`] | [`EventQueue`]: pending events keyed by [`Key`] = (time, insertion sequence), FIFO at equal times, lazy cancellation by [`EventKey`] |
-//! | [`lane`] | FIFO lanes: events at a fixed delay after scheduling, O(1) each, merged with the heap by key ([`Sim::add_lane`] / [`Sim::schedule_in_lane`]) |
+//! | [`lane`] | FIFO lanes: events at a fixed delay after scheduling, O(1) each, merged with the heap by key ([`Sim::add_lane`] / [`Sim::schedule_in_lane`], or [`Sim::schedule_in_lane_at`] with the time the caller already has) |
 //! | [`deadline`] | [`DeadlineSet`]: one pending deadline per id; [`InPlaceDeadlines`] (the default, [`FastDeadlines`]), [`LazyDeadlines`], and [`IndexedDeadlines`] on the `priority-queue` crate |
 //! | [`heap`] | [`heap::QuadHeap`], the 4-ary min-heap with deferred pops under both queues |
 //! | [`rng`] | [`MasterSeed`]: named ChaCha8 streams and `u64` sub-seeds; draw helpers with fixed formulas |
