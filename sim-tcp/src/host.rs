@@ -247,16 +247,21 @@ impl Timers {
             }
             return;
         }
-        f.counter = f.counter.wrapping_add(1);
-        f.filed = f.due;
-        let g = f.counter;
-        self.heap.push((t, idx, g));
+        self.file(idx, t);
         if was_armed && self.at_top(idx) {
             self.tidy();
         } else if self.top.is_none_or(|top| (t, idx) < top) {
             self.top = Some((t, idx)); // the push put it at the top
         }
         self.bound();
+    }
+
+    /// Files a new entry for `idx` at `t`, its deadline: the older ones are stale.
+    fn file(&mut self, idx: u32, t: SimTime) {
+        let f = &mut self.filing[idx as usize];
+        f.counter = f.counter.wrapping_add(1);
+        f.filed = t.as_nanos();
+        self.heap.push((t, idx, f.counter));
     }
 
     /// Small mode: the earliest listed deadline becomes the top.
@@ -271,12 +276,8 @@ impl Timers {
         // Taken and put back (emptied), so its allocation is kept for next time.
         let mut small = std::mem::take(&mut self.small);
         for &(t, idx) in &small {
-            let f = self.filing(idx);
-            f.counter = f.counter.wrapping_add(1);
-            f.filed = t.as_nanos();
-            f.due = f.filed;
-            let g = f.counter;
-            self.heap.push((t, idx, g));
+            self.filing(idx).due = t.as_nanos();
+            self.file(idx, t);
         }
         small.clear();
         self.small = small;
@@ -732,26 +733,19 @@ impl Host {
     /// TIME_WAIT sockets the table line is a cache miss.
     #[inline(always)]
     fn hinted(&self, seg: &Segment) -> Option<u32> {
+        let is_its = |port: u16, remote: SockAddr| port == seg.dst.port && remote == seg.src;
         let mut v = seg.demux.to;
-        let (port, remote) = if v & MINI != 0 {
-            let m = self.tw.get_live(v & !MINI)?;
-            (m.local_port(), m.remote())
-        } else {
+        if v & MINI == 0 {
             let slot = self.slots.get(v as usize)?;
             match &slot.sock {
-                Some(s) => (s.local_port, s.remote),
-                None => {
-                    v = slot.became;
-                    if v & MINI == 0 {
-                        return None;
-                    }
-                    let m = self.tw.get_live(v & !MINI)?;
-                    (m.local_port(), m.remote())
-                }
+                Some(s) => return is_its(s.local_port, s.remote).then_some(v),
+                // What the slot's last socket became ([`DemuxHint::UNKNOWN`]: no
+                // mini-socket index reaches it, so the lookup below fails).
+                None => v = slot.became,
             }
-        };
-        // The fields compared as they are: equal exactly when their keys are.
-        (port == seg.dst.port && remote == seg.src).then_some(v)
+        }
+        let m = self.tw.get_live(v & !MINI)?;
+        is_its(m.local_port(), m.remote()).then_some(v)
     }
 
     /// Whether `seg`'s demultiplexing hint names its socket on this host (for
