@@ -11,8 +11,10 @@
 #   scripts/scale.sh 2000000 4000000    # 2 and 4 million (steady state after 60 s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-target}/release/tcpsim"
+# TCPSIM=path runs that binary (e.g. target/pgo/tcpsim from scripts/pgo.sh) instead of
+# the release build.
+if [ -z "${TCPSIM:-}" ]; then cargo build --release --quiet; fi
+bin="${TCPSIM:-${CARGO_TARGET_DIR:-target}/release/tcpsim}"
 exps=("$@")
 [ ${#exps[@]} -eq 0 ] && exps=(4 5 6 7)
 work="$(mktemp -d)"
