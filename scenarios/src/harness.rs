@@ -684,12 +684,15 @@ impl<'a> World<'a> {
 
     fn flush(&mut self, h: u32) -> Result<(), CliError> {
         loop {
-            let mut busy = self.drain_transmit(h)?;
+            self.drain_transmit(h)?;
+            let mut any = false;
             while let Some((sock, conn, ev)) = self.hosts[h as usize].poll_event() {
-                busy = true;
+                any = true;
                 self.app_event(h, sock, conn, ev)?;
             }
-            if !busy {
+            // Only the applications' calls queue segments after the drain: with
+            // no event, the host has none.
+            if !any {
                 break;
             }
         }
@@ -699,14 +702,12 @@ impl<'a> World<'a> {
             .map_err(|e| CliError::other(format!("host {h}: {e}")))
     }
 
-    /// Sends every segment host `h` has queued; true if there was any.
-    fn drain_transmit(&mut self, h: u32) -> Result<bool, CliError> {
-        let mut any = false;
+    /// Sends every segment host `h` has queued.
+    fn drain_transmit(&mut self, h: u32) -> Result<(), CliError> {
         while let Some(seg) = self.hosts[h as usize].poll_transmit() {
-            any = true;
             self.transmit(h, seg)?;
         }
-        Ok(any)
+        Ok(())
     }
 
     /// A segment leaves host `h` (its pcap record is taken here, as transmitted).
