@@ -36,9 +36,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 
-use analysis::schema::{
-    ConnectionRow, Outcome, StatesRow, SummaryRow, TimeseriesRow, TransitionRow,
-};
+use analysis::schema::{Outcome, StatesRow, SummaryRow, TimeseriesRow, TransitionRow};
 use sim_core::link::Verdict;
 use sim_core::rng::{below, chance, exponential};
 use sim_core::{Fired, LaneId, MasterSeed, Sim, SimDuration, SimTime, StreamRng};
@@ -48,7 +46,7 @@ use sim_tcp::{
 };
 
 use crate::error::CliError;
-use crate::output::CsvOut;
+use crate::output::{ConnectionLine, CsvOut, csv_field};
 use crate::pcap::PcapOut;
 use crate::spec::{CloseMode, Closer, GroupConfig, LinkConfig, Role, Scenario};
 
@@ -354,13 +352,15 @@ struct World<'a> {
     end: SimTime,
     /// Host names (`group/index`), by host index.
     names: Vec<String>,
-    /// `Path` texts already formatted (few distinct paths occur), by path bits.
-    path_texts: BTreeMap<u64, String>,
+    /// The same as `connections.csv` fields ([`csv_field`]), formatted once.
+    name_fields: Vec<Box<[u8]>>,
+    /// `Path` texts as `connections.csv` fields, formatted once, with their path
+    /// bits, in order of first use: few distinct paths occur, and the common ones
+    /// come first, so a scan finds one sooner than a map would.
+    path_fields: Vec<(u64, Box<[u8]>)>,
     /// The longest close() that blocked (SO_LINGER), by connection id: kept apart
     /// since few connections have one.
     close_blocked: BTreeMap<u64, SimDuration>,
-    /// The `connections.csv` row being written, reused so a row allocates nothing.
-    row: ConnectionRow,
 }
 
 /// Appends the host's `group/index` name for `addr` (from `names`, one per host),
@@ -373,12 +373,6 @@ fn write_peer(out: &mut String, names: &[String], addr: Addr) {
             let _ = write!(out, "{addr}");
         }
     }
-}
-
-/// Replaces `out` with `text` (keeping its allocation).
-fn set_text(out: &mut String, text: &str) {
-    out.clear();
-    out.push_str(text);
 }
 
 fn host_of(addr: Addr, hosts: usize) -> Option<u32> {
@@ -463,28 +457,10 @@ impl<'a> World<'a> {
             totals: Totals::default(),
             horizon: horizon(sc),
             end: SimTime::ZERO,
+            name_fields: names.iter().map(|n| csv_field(n)).collect(),
             names,
-            path_texts: BTreeMap::new(),
+            path_fields: Vec::new(),
             close_blocked: BTreeMap::new(),
-            row: ConnectionRow {
-                id: 0,
-                client: String::new(),
-                client_port: None,
-                server: String::new(),
-                server_port: 0,
-                opened_s: 0.0,
-                established_s: None,
-                finished_s: None,
-                outcome: Outcome::Unfinished,
-                active_closer: String::new(),
-                client_path: String::new(),
-                server_path: String::new(),
-                retransmits: 0,
-                bytes_discarded: 0,
-                stale_accepted: 0,
-                bytes_delivered: 0,
-                close_blocked_s: None,
-            },
         };
         w.setup()?;
         Ok(w)
@@ -1205,8 +1181,7 @@ impl<'a> World<'a> {
         self.active -= 1;
         let outcome = self.outcome(&c, at_end);
         self.totals.outcomes[outcome as usize] += 1;
-        self.fill_row(id, &c, outcome, at_end);
-        self.sinks.connections.connection(&self.row)
+        self.write_row(id, &c, outcome, at_end)
     }
 
     fn outcome(&self, c: &Conn, at_end: bool) -> Outcome {
@@ -1256,23 +1231,26 @@ impl<'a> World<'a> {
         }
     }
 
-    /// Fills `self.row` for connection `id`.
-    fn fill_row(&mut self, id: ConnId, c: &Conn, outcome: Outcome, at_end: bool) {
+    /// Writes the `connections.csv` row of connection `id`.
+    fn write_row(
+        &mut self,
+        id: ConnId,
+        c: &Conn,
+        outcome: Outcome,
+        at_end: bool,
+    ) -> Result<(), CliError> {
         let active_closer = match (c.has(Who::Client, FIN_FIRST), c.has(Who::Server, FIN_FIRST)) {
             (true, true) => "both",
             (true, false) => "client",
             (false, true) => "server",
             (false, false) => "none",
         };
-        // Finalized when its last socket was freed (or it never had one): now.
-        let finished = (!at_end).then(|| self.sim.now());
-        let blocked = self.close_blocked.remove(&id.0);
         // A socket still open at the end reports the states it went through so far.
-        let hosts = &self.hosts;
         let open_path = |who: Who| -> Option<Path> {
             if !at_end || !c.has(who, HAS_SOCK) || c.has(who, ENDED) {
                 return None;
             }
+            let hosts = &self.hosts;
             match who {
                 Who::Client => hosts[c.client_host as usize].path_of(c.client_port, c.dst),
                 Who::Server => hosts[some_u32(c.server_host)? as usize].path_of(
@@ -1281,32 +1259,47 @@ impl<'a> World<'a> {
                 ),
             }
         };
-        let texts = &mut self.path_texts;
-        let mut path = |out: &mut String, who: Who| {
-            out.clear();
-            if let Some(p) = c.path(who).or_else(|| open_path(who)) {
-                out.push_str(texts.entry(p.bits()).or_insert_with(|| p.to_string()));
+        let [client_path, server_path] = [Who::Client, Who::Server].map(|who| {
+            let p = c.path(who).or_else(|| open_path(who))?;
+            let fields = &mut self.path_fields;
+            let found = fields.iter().position(|&(bits, _)| bits == p.bits());
+            Some(found.unwrap_or_else(|| {
+                fields.push((p.bits(), csv_field(&p.to_string())));
+                fields.len() - 1
+            }))
+        });
+        let path_field = |i: Option<usize>| i.map_or(&[][..], |i| &*self.path_fields[i].1);
+        // A silent destination has no name: its address, formatted for its rows.
+        let address;
+        let server = match host_of(c.dst.addr, self.hosts.len()) {
+            Some(h) => &*self.name_fields[h as usize],
+            None => {
+                address = csv_field(&c.dst.addr.to_string());
+                &*address
             }
         };
-        let r = &mut self.row;
-        r.id = id.0;
-        set_text(&mut r.client, &self.names[c.client_host as usize]);
-        r.client_port = (c.client_port != 0).then_some(c.client_port);
-        r.server.clear();
-        write_peer(&mut r.server, &self.names, c.dst.addr);
-        r.server_port = c.dst.port;
-        r.opened_s = c.opened.as_secs_f64();
-        r.established_s = c.established().map(SimTime::as_secs_f64);
-        r.finished_s = finished.map(SimTime::as_secs_f64);
-        r.outcome = outcome;
-        set_text(&mut r.active_closer, active_closer);
-        path(&mut r.client_path, Who::Client);
-        path(&mut r.server_path, Who::Server);
-        r.retransmits = c.retransmits.into();
-        r.bytes_discarded = c.bytes_discarded;
-        r.stale_accepted = c.stale_accepted.into();
-        r.bytes_delivered = c.received[0] + c.received[1];
-        r.close_blocked_s = blocked.map(SimDuration::as_secs_f64);
+        let line = ConnectionLine {
+            id: id.0,
+            client: &self.name_fields[c.client_host as usize],
+            client_port: (c.client_port != 0).then_some(c.client_port),
+            server,
+            server_port: c.dst.port,
+            opened: c.opened,
+            established: c.established(),
+            // Finalized when its last socket was freed (or it never had one): now.
+            finished: (!at_end).then(|| self.sim.now()),
+            outcome,
+            // These words are CSV fields as they are.
+            active_closer: active_closer.as_bytes(),
+            client_path: path_field(client_path),
+            server_path: path_field(server_path),
+            retransmits: c.retransmits.into(),
+            bytes_discarded: c.bytes_discarded,
+            stale_accepted: c.stale_accepted.into(),
+            bytes_delivered: c.received[0] + c.received[1],
+            close_blocked: self.close_blocked.remove(&id.0),
+        };
+        self.sinks.connections.connection(&line)
     }
 
     fn sample(&mut self) -> Result<(), CliError> {
