@@ -643,7 +643,10 @@ impl<'a> World<'a> {
             self.flush(h)?;
         }
         let (mut memory, mut time_wait, mut ports) = (0, 0, 0);
-        for g in &self.groups {
+        // By index: iterating the slice would first divide its length in bytes
+        // by the size of a group.
+        for i in 0..self.groups.len() {
+            let g = &self.groups[i];
             memory += g.stats.memory.current;
             time_wait += g.stats.count(State::TimeWait);
             ports += g.stats.ports.current;
