@@ -36,9 +36,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 
-use analysis::schema::{
-    ConnectionRow, Outcome, StatesRow, SummaryRow, TimeseriesRow, TransitionRow,
-};
+use analysis::schema::{Outcome, StatesRow, SummaryRow, TimeseriesRow, TransitionRow};
 use sim_core::link::Verdict;
 use sim_core::rng::{below, chance, exponential};
 use sim_core::{Fired, LaneId, MasterSeed, Sim, SimDuration, SimTime, StreamRng};
@@ -48,7 +46,7 @@ use sim_tcp::{
 };
 
 use crate::error::CliError;
-use crate::output::CsvOut;
+use crate::output::{ConnectionLine, CsvOut, csv_field};
 use crate::pcap::PcapOut;
 use crate::spec::{CloseMode, Closer, GroupConfig, LinkConfig, Role, Scenario};
 
@@ -150,14 +148,14 @@ impl Wire {
         }
     }
 
-    fn get(&self, i: u32) -> Segment {
-        self.segs[i as usize]
+    /// The segment in slot `i`, read in place (a segment is 64 bytes).
+    fn get(&self, i: u32) -> &Segment {
+        &self.segs[i as usize]
     }
 
-    /// The segment, whose slot is free again.
-    fn take(&mut self, i: u32) -> Segment {
+    /// Slot `i` is free again.
+    fn free(&mut self, i: u32) {
         self.free.push(i);
-        self.segs[i as usize]
     }
 }
 
@@ -354,13 +352,15 @@ struct World<'a> {
     end: SimTime,
     /// Host names (`group/index`), by host index.
     names: Vec<String>,
-    /// `Path` texts already formatted (few distinct paths occur), by path bits.
-    path_texts: BTreeMap<u64, String>,
+    /// The same as `connections.csv` fields ([`csv_field`]), formatted once.
+    name_fields: Vec<Box<[u8]>>,
+    /// `Path` texts as `connections.csv` fields, formatted once, with their path
+    /// bits, in order of first use: few distinct paths occur, and the common ones
+    /// come first, so a scan finds one sooner than a map would.
+    path_fields: Vec<(u64, Box<[u8]>)>,
     /// The longest close() that blocked (SO_LINGER), by connection id: kept apart
     /// since few connections have one.
     close_blocked: BTreeMap<u64, SimDuration>,
-    /// The `connections.csv` row being written, reused so a row allocates nothing.
-    row: ConnectionRow,
 }
 
 /// Appends the host's `group/index` name for `addr` (from `names`, one per host),
@@ -373,12 +373,6 @@ fn write_peer(out: &mut String, names: &[String], addr: Addr) {
             let _ = write!(out, "{addr}");
         }
     }
-}
-
-/// Replaces `out` with `text` (keeping its allocation).
-fn set_text(out: &mut String, text: &str) {
-    out.clear();
-    out.push_str(text);
 }
 
 fn host_of(addr: Addr, hosts: usize) -> Option<u32> {
@@ -463,28 +457,10 @@ impl<'a> World<'a> {
             totals: Totals::default(),
             horizon: horizon(sc),
             end: SimTime::ZERO,
+            name_fields: names.iter().map(|n| csv_field(n)).collect(),
             names,
-            path_texts: BTreeMap::new(),
+            path_fields: Vec::new(),
             close_blocked: BTreeMap::new(),
-            row: ConnectionRow {
-                id: 0,
-                client: String::new(),
-                client_port: None,
-                server: String::new(),
-                server_port: 0,
-                opened_s: 0.0,
-                established_s: None,
-                finished_s: None,
-                outcome: Outcome::Unfinished,
-                active_closer: String::new(),
-                client_path: String::new(),
-                server_path: String::new(),
-                retransmits: 0,
-                bytes_discarded: 0,
-                stale_accepted: 0,
-                bytes_delivered: 0,
-                close_blocked_s: None,
-            },
         };
         w.setup()?;
         Ok(w)
@@ -621,19 +597,20 @@ impl<'a> World<'a> {
             Ev::AtSwitch(slot) => {
                 let seg = self.wire.get(slot);
                 let Some(h) = host_of(seg.dst.addr, self.hosts.len()) else {
-                    self.wire.take(slot);
+                    self.wire.free(slot);
                     return Ok(()); // a silent or spoofed address: nobody is there
                 };
-                let verdict = self.links[2 * h as usize + 1].pass(now, &seg);
+                let verdict = self.links[2 * h as usize + 1].pass(now, seg);
                 self.forward(verdict, slot, |seg| Ev::Deliver { host: h, seg });
             }
             Ev::Deliver { host, seg: slot } => {
-                let seg = self.wire.take(slot);
+                let seg = self.wire.get(slot);
                 if !self.is_silenced_client(seg.conn, host) {
                     let g = self.host_group[host as usize] as usize;
-                    self.hosts[host as usize].on_segment(now, &seg, &mut self.groups[g].stats);
+                    self.hosts[host as usize].on_segment(now, seg, &mut self.groups[g].stats);
                     self.dirty.push(host);
                 }
+                self.wire.free(slot);
             }
             Ev::Sample => {
                 self.sample()?;
@@ -667,7 +644,10 @@ impl<'a> World<'a> {
             self.flush(h)?;
         }
         let (mut memory, mut time_wait, mut ports) = (0, 0, 0);
-        for g in &self.groups {
+        // By index: iterating the slice would first divide its length in bytes
+        // by the size of a group.
+        for i in 0..self.groups.len() {
+            let g = &self.groups[i];
             memory += g.stats.memory.current;
             time_wait += g.stats.count(State::TimeWait);
             ports += g.stats.ports.current;
@@ -684,12 +664,15 @@ impl<'a> World<'a> {
 
     fn flush(&mut self, h: u32) -> Result<(), CliError> {
         loop {
-            let mut busy = self.drain_transmit(h)?;
+            self.drain_transmit(h)?;
+            let mut any = false;
             while let Some((sock, conn, ev)) = self.hosts[h as usize].poll_event() {
-                busy = true;
+                any = true;
                 self.app_event(h, sock, conn, ev)?;
             }
-            if !busy {
+            // Only the applications' calls queue segments after the drain: with
+            // no event, the host has none.
+            if !any {
                 break;
             }
         }
@@ -699,14 +682,12 @@ impl<'a> World<'a> {
             .map_err(|e| CliError::other(format!("host {h}: {e}")))
     }
 
-    /// Sends every segment host `h` has queued; true if there was any.
-    fn drain_transmit(&mut self, h: u32) -> Result<bool, CliError> {
-        let mut any = false;
+    /// Sends every segment host `h` has queued.
+    fn drain_transmit(&mut self, h: u32) -> Result<(), CliError> {
         while let Some(seg) = self.hosts[h as usize].poll_transmit() {
-            any = true;
             self.transmit(h, seg)?;
         }
-        Ok(any)
+        Ok(())
     }
 
     /// A segment leaves host `h` (its pcap record is taken here, as transmitted).
@@ -730,13 +711,11 @@ impl<'a> World<'a> {
         match verdict {
             Verdict::Deliver(t) => self.schedule(t, ev(slot)),
             Verdict::Duplicate(t1, t2) => {
-                let copy = self.wire.put(self.wire.get(slot));
+                let copy = self.wire.put(*self.wire.get(slot));
                 self.schedule(t1, ev(slot));
                 self.schedule(t2, ev(copy));
             }
-            Verdict::Drop(_) => {
-                self.wire.take(slot);
-            }
+            Verdict::Drop(_) => self.wire.free(slot),
         }
     }
 
@@ -761,7 +740,9 @@ impl<'a> World<'a> {
         self.conn(conn).filter(|c| c.flag(SILENCED))
     }
 
-    /// The slab slot of a connection in flight.
+    /// The slab slot of a connection in flight. An application event looks it up
+    /// once; the functions it calls take the slot (`s`), valid until the
+    /// connection is finalized.
     fn slot_of(&self, id: ConnId) -> Option<usize> {
         let i = usize::try_from(id.0.checked_sub(self.conn_base + 1)?).ok()?;
         some_u32(*self.conn_slot.get(i)?).map(|s| s as usize)
@@ -769,10 +750,6 @@ impl<'a> World<'a> {
 
     fn conn(&self, id: ConnId) -> Option<&Conn> {
         self.slot_of(id).map(|s| &self.conns[s])
-    }
-
-    fn conn_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
-        self.slot_of(id).map(|s| &mut self.conns[s])
     }
 
     /// A client group starts a connection (open loop: `slot` is `None`).
@@ -855,9 +832,9 @@ impl<'a> World<'a> {
     /// The closed-loop slot of a connection whose client application is done starts
     /// the next one: at once, or after `tcp.rto_min` if this one could not connect
     /// (so a slot facing exhausted ports does not spin at one instant).
-    fn client_app_done(&mut self, id: ConnId, failed: bool) {
+    fn client_app_done(&mut self, s: usize, failed: bool) {
         let now = self.sim.now();
-        let Some(c) = self.conn_mut(id) else { return };
+        let c = &mut self.conns[s];
         let Some(slot) = some_u32(std::mem::replace(&mut c.slot, NONE_U32)) else {
             return;
         };
@@ -917,7 +894,7 @@ impl<'a> World<'a> {
             Who::Client
         };
         let now = self.sim.now();
-        if self.conn(id).is_none() {
+        let Some(s) = self.slot_of(id) else {
             // Not a connection of ours (a spoofed SYN's child, or one already
             // accounted): the application closes whatever it is handed.
             if matches!(ev, AppEvent::Accepted { .. }) {
@@ -925,19 +902,19 @@ impl<'a> World<'a> {
                 self.dirty.push(h);
             }
             return Ok(());
-        }
+        };
         match ev {
             AppEvent::Accepted { .. } => {
-                let c = self.conn_mut(id).expect("checked");
+                let c = &mut self.conns[s];
                 c.set_sock(Who::Server, sock);
                 if c.server_host == NONE_U32 {
                     c.server_host = h;
                 }
-                self.server_progress(id)?;
+                self.server_progress(s)?;
             }
             AppEvent::Connected => {
-                let req = self.workload(id).request_bytes;
-                let c = self.conn_mut(id).expect("checked");
+                let req = self.workload(s).request_bytes;
+                let c = &mut self.conns[s];
                 c.established = now;
                 let (opened, vanish) = (c.opened, c.flag(VANISH));
                 self.totals.established += 1;
@@ -946,12 +923,12 @@ impl<'a> World<'a> {
                     Ok(short) => self.totals.connect_ns.push(short),
                     Err(_) => self.totals.connect_ns_long.push(ns),
                 }
-                self.send(id, Who::Client, req);
+                self.send(s, Who::Client, req);
                 if vanish {
                     // The request is on the wire; then the host drops off the network:
                     // its socket disappears without a FIN or a RST reaching anyone.
                     self.drain_transmit(h)?;
-                    let c = self.conn_mut(id).expect("checked");
+                    let c = &mut self.conns[s];
                     c.flags |= SILENCED;
                     c.set(Who::Client, CLOSED);
                     self.hosts[h as usize].close(
@@ -960,40 +937,40 @@ impl<'a> World<'a> {
                         Linger::Abort,
                         &mut self.groups[g].stats,
                     );
-                    self.client_app_done(id, false);
+                    self.client_app_done(s, false);
                     return Ok(());
                 }
-                self.client_progress(id)?;
+                self.client_progress(s)?;
             }
             AppEvent::Readable { .. } => {
                 let n = self.hosts[h as usize].read(now, sock, &mut self.groups[g].stats);
                 self.totals.bytes_delivered += n;
-                let c = self.conn_mut(id).expect("checked");
+                let c = &mut self.conns[s];
                 c.received[who as usize] += n;
                 match who {
-                    Who::Client => self.client_progress(id)?,
-                    Who::Server => self.server_progress(id)?,
+                    Who::Client => self.client_progress(s)?,
+                    Who::Server => self.server_progress(s)?,
                 }
             }
             AppEvent::EndOfStream => {
-                let c = self.conn(id).expect("checked");
+                let c = &self.conns[s];
                 if c.has(who, SHUT) {
                     // A half-closed application closes once the peer has finished.
-                    self.close_with(id, who, Linger::Off);
+                    self.close_with(s, who, Linger::Off);
                 } else if !c.has(who, CLOSED) {
-                    let mode = self.close_mode(id, who);
-                    self.close_side(id, who, mode, false);
+                    let mode = self.close_mode(s, who);
+                    self.close_side(s, who, mode, false);
                 }
             }
             AppEvent::Error(e) => {
                 // The connection is dead and its handle with it (sim-tcp emits
                 // `Finished` at once): the application has nothing left to close.
-                let c = self.conn_mut(id).expect("checked");
+                let c = &mut self.conns[s];
                 c.error_once(who, e);
                 c.set(who, CLOSED);
                 if who == Who::Client {
                     let est = c.established().is_some();
-                    self.client_app_done(id, !est);
+                    self.client_app_done(s, !est);
                 }
             }
             AppEvent::CloseReturned { blocked } => {
@@ -1002,7 +979,7 @@ impl<'a> World<'a> {
             }
             AppEvent::Finished(rec) => {
                 self.totals.bytes_discarded += rec.bytes_discarded;
-                let c = self.conn_mut(id).expect("checked");
+                let c = &mut self.conns[s];
                 c.retransmits = c.retransmits.saturating_add(rec.retransmits);
                 c.bytes_discarded += rec.bytes_discarded;
                 c.stale_accepted = c.stale_accepted.saturating_add(rec.stale_accepted);
@@ -1031,22 +1008,13 @@ impl<'a> World<'a> {
         Ok(())
     }
 
-    fn workload(&self, id: ConnId) -> &crate::spec::Workload {
-        let c = self.conn(id).expect("live connection");
-        &self.groups[c.group as usize].cfg.workload
-    }
-
-    fn live(&self, id: ConnId) -> &Conn {
-        self.conn(id).expect("live connection")
-    }
-
-    fn live_mut(&mut self, id: ConnId) -> &mut Conn {
-        self.conn_mut(id).expect("live connection")
+    fn workload(&self, s: usize) -> &crate::spec::Workload {
+        &self.groups[self.conns[s].group as usize].cfg.workload
     }
 
     /// The host and socket of one side, if that side has a socket.
-    fn endpoint(&self, id: ConnId, who: Who) -> Option<(u32, SocketId)> {
-        let c = self.conn(id)?;
+    fn endpoint(&self, s: usize, who: Who) -> Option<(u32, SocketId)> {
+        let c = &self.conns[s];
         let host = match who {
             Who::Client => c.client_host,
             Who::Server => some_u32(c.server_host)?,
@@ -1054,8 +1022,8 @@ impl<'a> World<'a> {
         Some((host, c.sock(who)?))
     }
 
-    fn close_mode(&self, id: ConnId, who: Who) -> CloseMode {
-        let w = self.workload(id);
+    fn close_mode(&self, s: usize, who: Who) -> CloseMode {
+        let w = self.workload(s);
         match who {
             Who::Client => w.client_close,
             Who::Server => w.server_close,
@@ -1063,8 +1031,8 @@ impl<'a> World<'a> {
     }
 
     /// The application hands `bytes` to send() (nothing if 0).
-    fn send(&mut self, id: ConnId, who: Who, bytes: u64) {
-        let Some((h, sock)) = self.endpoint(id, who) else {
+    fn send(&mut self, s: usize, who: Who, bytes: u64) {
+        let Some((h, sock)) = self.endpoint(s, who) else {
             return;
         };
         if bytes == 0 {
@@ -1077,17 +1045,17 @@ impl<'a> World<'a> {
         match res {
             Ok(()) => self.totals.bytes_requested += bytes,
             Err(e) => {
-                self.live_mut(id).error_once(who, e);
+                self.conns[s].error_once(who, e);
             }
         }
     }
 
     /// The client has read something: once it has the whole response, the closer
     /// policy decides.
-    fn client_progress(&mut self, id: ConnId) -> Result<(), CliError> {
-        let resp = self.workload(id).response_bytes;
-        let closer = self.workload(id).closer;
-        let c = self.conn_mut(id).expect("live connection");
+    fn client_progress(&mut self, s: usize) -> Result<(), CliError> {
+        let resp = self.workload(s).response_bytes;
+        let closer = self.workload(s).closer;
+        let c = &mut self.conns[s];
         if c.has(Who::Client, DONE)
             || c.established().is_none()
             || c.received[Who::Client as usize] < resp
@@ -1097,16 +1065,16 @@ impl<'a> World<'a> {
         c.set(Who::Client, DONE);
         match closer {
             Closer::Client => {
-                let mode = self.close_mode(id, Who::Client);
-                self.close_side(id, Who::Client, mode, true);
+                let mode = self.close_mode(s, Who::Client);
+                self.close_side(s, Who::Client, mode, true);
             }
             Closer::Both => {
                 // Both applications close at this instant: the FINs cross.
-                let cm = self.close_mode(id, Who::Client);
-                let sm = self.close_mode(id, Who::Server);
-                self.close_side(id, Who::Client, cm, true);
-                if !self.live(id).has(Who::Server, CLOSED) {
-                    self.close_side(id, Who::Server, sm, true);
+                let cm = self.close_mode(s, Who::Client);
+                let sm = self.close_mode(s, Who::Server);
+                self.close_side(s, Who::Client, cm, true);
+                if !self.conns[s].has(Who::Server, CLOSED) {
+                    self.close_side(s, Who::Server, sm, true);
                 }
             }
             Closer::Server => {}
@@ -1116,12 +1084,12 @@ impl<'a> World<'a> {
 
     /// The server has read something (or accepted): once it has the whole request it
     /// answers, and closes first if it is the closer.
-    fn server_progress(&mut self, id: ConnId) -> Result<(), CliError> {
+    fn server_progress(&mut self, s: usize) -> Result<(), CliError> {
         let (req, resp, closer) = {
-            let w = self.workload(id);
+            let w = self.workload(s);
             (w.request_bytes, w.response_bytes, w.closer)
         };
-        let c = self.conn_mut(id).expect("live connection");
+        let c = &mut self.conns[s];
         if c.has(Who::Server, DONE)
             || c.sock(Who::Server).is_none()
             || c.received[Who::Server as usize] < req
@@ -1129,10 +1097,10 @@ impl<'a> World<'a> {
             return Ok(());
         }
         c.set(Who::Server, DONE);
-        self.send(id, Who::Server, resp);
+        self.send(s, Who::Server, resp);
         if closer == Closer::Server {
-            let mode = self.close_mode(id, Who::Server);
-            self.close_side(id, Who::Server, mode, true);
+            let mode = self.close_mode(s, Who::Server);
+            self.close_side(s, Who::Server, mode, true);
         }
         Ok(())
     }
@@ -1140,14 +1108,14 @@ impl<'a> World<'a> {
     /// One side's application closes in `mode`. `active`: it closes first (a
     /// `shutdown` then only half-closes; as the passive closer, having read the
     /// peer's FIN, it closes).
-    fn close_side(&mut self, id: ConnId, who: Who, mode: CloseMode, active: bool) {
+    fn close_side(&mut self, s: usize, who: Who, mode: CloseMode, active: bool) {
         match mode {
             CloseMode::Never => {}
-            CloseMode::Close => self.close_with(id, who, Linger::Off),
-            CloseMode::Abort => self.close_with(id, who, Linger::Abort),
-            CloseMode::Linger(d) => self.close_with(id, who, Linger::Timeout(d)),
+            CloseMode::Close => self.close_with(s, who, Linger::Off),
+            CloseMode::Abort => self.close_with(s, who, Linger::Abort),
+            CloseMode::Linger(d) => self.close_with(s, who, Linger::Timeout(d)),
             CloseMode::Shutdown if active => {
-                let Some((h, sock)) = self.endpoint(id, who) else {
+                let Some((h, sock)) = self.endpoint(s, who) else {
                     return;
                 };
                 let g = self.host_group[h as usize] as usize;
@@ -1155,45 +1123,45 @@ impl<'a> World<'a> {
                 let res =
                     self.hosts[h as usize].shutdown_write(now, sock, &mut self.groups[g].stats);
                 self.dirty.push(h);
-                let c = self.live_mut(id);
+                let c = &mut self.conns[s];
                 c.set(who, SHUT);
                 if let Err(e) = res {
                     c.error_once(who, e);
                 }
             }
-            CloseMode::Shutdown => self.close_with(id, who, Linger::Off),
+            CloseMode::Shutdown => self.close_with(s, who, Linger::Off),
         }
     }
 
-    fn close_with(&mut self, id: ConnId, who: Who, linger: Linger) {
-        let Some((h, sock)) = self.endpoint(id, who) else {
+    fn close_with(&mut self, s: usize, who: Who, linger: Linger) {
+        let Some((h, sock)) = self.endpoint(s, who) else {
             return;
         };
-        if self.live(id).has(who, CLOSED) {
+        if self.conns[s].has(who, CLOSED) {
             return;
         }
         let g = self.host_group[h as usize] as usize;
         let now = self.sim.now();
         self.hosts[h as usize].close(now, sock, linger, &mut self.groups[g].stats);
         self.dirty.push(h);
-        self.live_mut(id).set(who, CLOSED);
+        self.conns[s].set(who, CLOSED);
         if who == Who::Client {
-            self.client_app_done(id, false);
+            self.client_app_done(s, false);
         }
     }
 
     /// Writes the connection's row and forgets it. `at_end`: the run is over and it
     /// is still open.
     fn finalize(&mut self, id: ConnId, at_end: bool) -> Result<(), CliError> {
-        // A connection that never had a client socket frees its closed-loop slot
-        // here (with the failure back-off); any other did when its application was
-        // done with it.
-        if self.conn(id).is_some_and(|c| c.sock(Who::Client).is_none()) {
-            self.client_app_done(id, true);
-        }
         let Some(slot) = self.slot_of(id) else {
             return Ok(());
         };
+        // A connection that never had a client socket frees its closed-loop slot
+        // here (with the failure back-off); any other did when its application was
+        // done with it.
+        if self.conns[slot].sock(Who::Client).is_none() {
+            self.client_app_done(slot, true);
+        }
         let c = self.conns[slot];
         self.conn_slot[(id.0 - 1 - self.conn_base) as usize] = NONE_U32;
         while self.conn_slot.front() == Some(&NONE_U32) {
@@ -1204,8 +1172,7 @@ impl<'a> World<'a> {
         self.active -= 1;
         let outcome = self.outcome(&c, at_end);
         self.totals.outcomes[outcome as usize] += 1;
-        self.fill_row(id, &c, outcome, at_end);
-        self.sinks.connections.connection(&self.row)
+        self.write_row(id, &c, outcome, at_end)
     }
 
     fn outcome(&self, c: &Conn, at_end: bool) -> Outcome {
@@ -1255,23 +1222,26 @@ impl<'a> World<'a> {
         }
     }
 
-    /// Fills `self.row` for connection `id`.
-    fn fill_row(&mut self, id: ConnId, c: &Conn, outcome: Outcome, at_end: bool) {
+    /// Writes the `connections.csv` row of connection `id`.
+    fn write_row(
+        &mut self,
+        id: ConnId,
+        c: &Conn,
+        outcome: Outcome,
+        at_end: bool,
+    ) -> Result<(), CliError> {
         let active_closer = match (c.has(Who::Client, FIN_FIRST), c.has(Who::Server, FIN_FIRST)) {
             (true, true) => "both",
             (true, false) => "client",
             (false, true) => "server",
             (false, false) => "none",
         };
-        // Finalized when its last socket was freed (or it never had one): now.
-        let finished = (!at_end).then(|| self.sim.now());
-        let blocked = self.close_blocked.remove(&id.0);
         // A socket still open at the end reports the states it went through so far.
-        let hosts = &self.hosts;
         let open_path = |who: Who| -> Option<Path> {
             if !at_end || !c.has(who, HAS_SOCK) || c.has(who, ENDED) {
                 return None;
             }
+            let hosts = &self.hosts;
             match who {
                 Who::Client => hosts[c.client_host as usize].path_of(c.client_port, c.dst),
                 Who::Server => hosts[some_u32(c.server_host)? as usize].path_of(
@@ -1280,32 +1250,47 @@ impl<'a> World<'a> {
                 ),
             }
         };
-        let texts = &mut self.path_texts;
-        let mut path = |out: &mut String, who: Who| {
-            out.clear();
-            if let Some(p) = c.path(who).or_else(|| open_path(who)) {
-                out.push_str(texts.entry(p.bits()).or_insert_with(|| p.to_string()));
+        let [client_path, server_path] = [Who::Client, Who::Server].map(|who| {
+            let p = c.path(who).or_else(|| open_path(who))?;
+            let fields = &mut self.path_fields;
+            let found = fields.iter().position(|&(bits, _)| bits == p.bits());
+            Some(found.unwrap_or_else(|| {
+                fields.push((p.bits(), csv_field(&p.to_string())));
+                fields.len() - 1
+            }))
+        });
+        let path_field = |i: Option<usize>| i.map_or(&[][..], |i| &*self.path_fields[i].1);
+        // A silent destination has no name: its address, formatted for its rows.
+        let address;
+        let server = match host_of(c.dst.addr, self.hosts.len()) {
+            Some(h) => &*self.name_fields[h as usize],
+            None => {
+                address = csv_field(&c.dst.addr.to_string());
+                &*address
             }
         };
-        let r = &mut self.row;
-        r.id = id.0;
-        set_text(&mut r.client, &self.names[c.client_host as usize]);
-        r.client_port = (c.client_port != 0).then_some(c.client_port);
-        r.server.clear();
-        write_peer(&mut r.server, &self.names, c.dst.addr);
-        r.server_port = c.dst.port;
-        r.opened_s = c.opened.as_secs_f64();
-        r.established_s = c.established().map(SimTime::as_secs_f64);
-        r.finished_s = finished.map(SimTime::as_secs_f64);
-        r.outcome = outcome;
-        set_text(&mut r.active_closer, active_closer);
-        path(&mut r.client_path, Who::Client);
-        path(&mut r.server_path, Who::Server);
-        r.retransmits = c.retransmits.into();
-        r.bytes_discarded = c.bytes_discarded;
-        r.stale_accepted = c.stale_accepted.into();
-        r.bytes_delivered = c.received[0] + c.received[1];
-        r.close_blocked_s = blocked.map(SimDuration::as_secs_f64);
+        let line = ConnectionLine {
+            id: id.0,
+            client: &self.name_fields[c.client_host as usize],
+            client_port: (c.client_port != 0).then_some(c.client_port),
+            server,
+            server_port: c.dst.port,
+            opened: c.opened,
+            established: c.established(),
+            // Finalized when its last socket was freed (or it never had one): now.
+            finished: (!at_end).then(|| self.sim.now()),
+            outcome,
+            // These words are CSV fields as they are.
+            active_closer: active_closer.as_bytes(),
+            client_path: path_field(client_path),
+            server_path: path_field(server_path),
+            retransmits: c.retransmits.into(),
+            bytes_discarded: c.bytes_discarded,
+            stale_accepted: c.stale_accepted.into(),
+            bytes_delivered: c.received[0] + c.received[1],
+            close_blocked: self.close_blocked.remove(&id.0),
+        };
+        self.sinks.connections.connection(&line)
     }
 
     fn sample(&mut self) -> Result<(), CliError> {

@@ -6,8 +6,9 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use analysis::schema::ConnectionRow;
+use analysis::schema::Outcome;
 use serde::Serialize;
+use sim_core::{SimDuration, SimTime};
 
 use crate::error::CliError;
 
@@ -143,13 +144,15 @@ impl CsvOut {
         self.written()
     }
 
-    /// A `connections.csv` row: the same bytes as [`CsvOut::row`], formatted here
-    /// without serde and with a fast text for times (a million rows per second of
-    /// wall time matter), straight into the rows' buffer. The first row goes
-    /// through serde, which writes the header.
-    pub fn connection(&mut self, r: &ConnectionRow) -> Result<(), CliError> {
+    /// A `connections.csv` row: the bytes [`CsvOut::row`] writes for the
+    /// `ConnectionRow` it stands for, formatted here without serde, from texts
+    /// formatted once and with a fast text for times (a million rows per second of
+    /// wall time matter), straight into the rows' buffer. The header goes first,
+    /// once.
+    pub fn connection(&mut self, r: &ConnectionLine) -> Result<(), CliError> {
         if !self.wrote {
-            return self.row(r);
+            self.buf.extend_from_slice(CONNECTIONS_HEADER);
+            self.wrote = true;
         }
         write_connection(&mut self.buf, r);
         self.written()
@@ -184,12 +187,48 @@ impl CsvOut {
     }
 }
 
+/// The header serde writes for `ConnectionRow` (a test holds them together).
+const CONNECTIONS_HEADER: &[u8] = b"id,client,client_port,server,server_port,opened_s,\
+established_s,finished_s,outcome,active_closer,client_path,server_path,retransmits,\
+bytes_discarded,stale_accepted,bytes_delivered,close_blocked_s\n";
+
+/// A `connections.csv` row (`analysis::schema::ConnectionRow`, field by field) as
+/// the harness has it: texts already as CSV fields ([`csv_field`]), since they
+/// repeat from row to row (host names, paths), and times as they are, written as
+/// serde writes their `as_secs_f64()`.
+pub struct ConnectionLine<'a> {
+    pub id: u64,
+    pub client: &'a [u8],
+    pub client_port: Option<u16>,
+    pub server: &'a [u8],
+    pub server_port: u16,
+    pub opened: SimTime,
+    pub established: Option<SimTime>,
+    pub finished: Option<SimTime>,
+    pub outcome: Outcome,
+    pub active_closer: &'a [u8],
+    pub client_path: &'a [u8],
+    pub server_path: &'a [u8],
+    pub retransmits: u64,
+    pub bytes_discarded: u64,
+    pub stale_accepted: u64,
+    pub bytes_delivered: u64,
+    pub close_blocked: Option<SimDuration>,
+}
+
+/// `text` as a field of a CSV row (see [`put_field`]).
+pub fn csv_field(text: &str) -> Box<[u8]> {
+    let mut field = Vec::with_capacity(text.len());
+    put_field(&mut field, text.as_bytes());
+    field.into_boxed_slice()
+}
+
 /// Appends the line of `r`: its fields in `ConnectionRow` order, as csv's
 /// serializer writes them (`None` is an empty field), and the terminator.
-fn write_connection(line: &mut Vec<u8>, r: &ConnectionRow) {
-    let secs = |line: &mut Vec<u8>, v: Option<f64>| {
-        if let Some(v) = v {
-            put_secs(line, v);
+fn write_connection(line: &mut Vec<u8>, r: &ConnectionLine) {
+    let secs = |line: &mut Vec<u8>, nanos: Option<u64>| {
+        if let Some(n) = nanos {
+            put_secs(line, n);
         }
         line.push(b',');
     };
@@ -199,27 +238,28 @@ fn write_connection(line: &mut Vec<u8>, r: &ConnectionRow) {
         }
         line.push(b',');
     };
-    let text = |line: &mut Vec<u8>, v: &str| {
-        put_field(line, v.as_bytes());
+    let text = |line: &mut Vec<u8>, field: &[u8]| {
+        line.extend_from_slice(field);
         line.push(b',');
     };
     int(line, Some(r.id));
-    text(line, &r.client);
+    text(line, r.client);
     int(line, r.client_port.map(u64::from));
-    text(line, &r.server);
+    text(line, r.server);
     int(line, Some(u64::from(r.server_port)));
-    secs(line, Some(r.opened_s));
-    secs(line, r.established_s);
-    secs(line, r.finished_s);
-    text(line, r.outcome.as_str());
-    text(line, &r.active_closer);
-    text(line, &r.client_path);
-    text(line, &r.server_path);
+    secs(line, Some(r.opened.as_nanos()));
+    secs(line, r.established.map(SimTime::as_nanos));
+    secs(line, r.finished.map(SimTime::as_nanos));
+    // No outcome's text needs quotes (a test checks).
+    text(line, r.outcome.as_str().as_bytes());
+    text(line, r.active_closer);
+    text(line, r.client_path);
+    text(line, r.server_path);
     int(line, Some(r.retransmits));
     int(line, Some(r.bytes_discarded));
     int(line, Some(r.stale_accepted));
     int(line, Some(r.bytes_delivered));
-    secs(line, r.close_blocked_s);
+    secs(line, r.close_blocked.map(SimDuration::as_nanos));
     *line.last_mut().expect("17 fields") = b'\n';
 }
 
@@ -277,37 +317,61 @@ fn pair(v: u64) -> [u8; 2] {
     [PAIRS[i], PAIRS[i + 1]]
 }
 
-/// Appends the decimal digits of `v` (what `itoa`, csv's serializer, writes).
+/// Appends the decimal digits of `v` (what `itoa`, csv's serializer, writes),
+/// straight into `line`: one digit (as the zeros of most counters) is one push;
+/// for more, room for the longest number is added with a fixed-size copy, the
+/// digits are written in place and the rest cut, so no call to `memcpy` copies a
+/// few bytes.
 fn put_u64(line: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
+    if v < 10 {
+        line.push(b'0' + v as u8);
+        return;
+    }
+    let len = decimal_len(v);
+    let start = line.len();
+    line.extend_from_slice(&[0; 20]);
+    line.truncate(start + len);
+    let digits = &mut line[start..];
+    let mut i = len;
     while v >= 100 {
         i -= 2;
-        buf[i..i + 2].copy_from_slice(&pair(v % 100));
+        digits[i..i + 2].copy_from_slice(&pair(v % 100));
         v /= 100;
     }
     if v >= 10 {
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&pair(v));
+        digits[..2].copy_from_slice(&pair(v));
     } else {
-        i -= 1;
-        buf[i] = b'0' + v as u8;
+        digits[0] = b'0' + v as u8;
     }
-    line.extend_from_slice(&buf[i..]);
 }
 
-/// Appends the text csv's serializer (`ryu`) writes for `v`. A time of whole nanoseconds
-/// (`v == n / 1e9` exactly, as `SimTime::as_secs_f64` computes it) between 10 µs
-/// and 2^49 ns (6.5 days) is written directly as the decimal `n / 1e9`: there the
-/// gap between doubles is under 1e-9 / 4, so no other decimal of at most nine
-/// fractional digits rounds to `v`, and the shortest round-trip text `ryu` picks is
-/// that decimal (in fixed notation, trailing zeros trimmed). Anything else goes
-/// through `ryu` itself.
-fn put_secs(line: &mut Vec<u8>, v: f64) {
-    let n = (v * 1e9).round();
-    if (1e4..(1u64 << 49) as f64).contains(&n) && n / 1e9 == v {
-        let n = n as u64;
-        let (int, frac) = (n / 1_000_000_000, n % 1_000_000_000);
+/// How many decimal digits `v > 0` has: from its bit length (`log10(2)` is about
+/// 1233 / 4096), then one more if it reaches the next power of ten. A few
+/// instructions, where `u64::ilog10` compares its way down.
+fn decimal_len(v: u64) -> usize {
+    const POW10: [u64; 20] = {
+        let mut t = [1u64; 20];
+        let mut i = 1;
+        while i < 20 {
+            t[i] = t[i - 1] * 10;
+            i += 1;
+        }
+        t
+    };
+    let guess = (((64 - (v | 1).leading_zeros()) * 1233) >> 12) as usize;
+    guess + usize::from(v >= POW10[guess])
+}
+
+/// Appends the text csv's serializer (`ryu`) writes for `nanos / 1e9` seconds as
+/// an `f64` (`SimTime::as_secs_f64`, `SimDuration::as_secs_f64`). Between 10 µs
+/// and 2^49 ns (6.5 days) it is the decimal `nanos / 1e9`, written directly: there
+/// the gap between doubles is under 1e-9 / 4, so no other decimal of at most nine
+/// fractional digits rounds to that `f64`, and the shortest round-trip text `ryu`
+/// picks is that decimal (in fixed notation, trailing zeros trimmed). Anything else
+/// goes through `ryu` itself.
+fn put_secs(line: &mut Vec<u8>, nanos: u64) {
+    if (10_000..1 << 49).contains(&nanos) {
+        let (int, frac) = (nanos / 1_000_000_000, nanos % 1_000_000_000);
         put_u64(line, int);
         // The nine fractional digits, then without their trailing zeros (at least
         // one digit stays).
@@ -327,7 +391,7 @@ fn put_secs(line: &mut Vec<u8>, v: f64) {
         return;
     }
     let mut r = ryu::Buffer::new();
-    line.extend_from_slice(r.format(v).as_bytes());
+    line.extend_from_slice(r.format(nanos as f64 / 1e9).as_bytes());
 }
 
 /// Peak resident set size of this process in bytes (`VmHWM` of /proc/self/status),
@@ -386,36 +450,53 @@ mod tests {
     #[test]
     fn time_text_matches_the_serializer() {
         let mut rng = sim_core::MasterSeed(7).stream("secs");
-        let mut values: Vec<f64> = [
-            0u64,
+        let mut values: Vec<u64> = vec![
+            0,
             1,
             9_999,
             10_000,
             34_425,
             1_000_000_000,
             60_012_034_425,
-        ]
-        .iter()
-        .map(|&n| n as f64 / 1e9)
-        .chain([0.1, 1e-7, 3.5e-6, 1e300, 123.456, f64::from(u32::MAX)])
-        .collect();
-        for bits in [20, 30, 40, 49, 50, 53, 60] {
+            (1 << 49) - 1,
+            1 << 49,
+            u64::MAX,
+        ];
+        for bits in [20, 30, 40, 49, 50, 53, 60, 64] {
             for _ in 0..20_000 {
-                let n = sim_core::rng::below(&mut rng, 1 << bits);
-                values.push(n as f64 / 1e9);
+                values.push(sim_core::rng::below(&mut rng, 1 << (bits - 1)) << 1 | 1);
+                values.push(sim_core::rng::below(&mut rng, 1 << (bits - 1)));
             }
         }
         let mut ours = Vec::new();
-        for &v in &values {
-            put_secs(&mut ours, v);
+        for &n in &values {
+            put_secs(&mut ours, n);
             ours.push(b'\n');
         }
-        let rows: Vec<(f64,)> = values.iter().map(|&v| (v,)).collect();
+        let rows: Vec<(f64,)> = values
+            .iter()
+            .map(|&n| (SimDuration::from_nanos(n).as_secs_f64(),))
+            .collect();
         let theirs = serde_bytes(&rows);
         assert_eq!(
             String::from_utf8(ours).unwrap(),
             String::from_utf8(theirs).unwrap()
         );
+    }
+
+    #[test]
+    fn integer_text_matches_the_serializer() {
+        let mut values: Vec<u64> = vec![0, 9, 10, 99, 100, 999, 1000, u64::MAX];
+        values.extend((0..20).map(|k| 10u64.pow(k)));
+        values.extend((1..20).map(|k| 10u64.pow(k) - 1));
+        values.extend((0..64).flat_map(|b| [1u64 << b, (1u64 << b) - 1, (1u64 << b) + 1]));
+        let mut ours = Vec::new();
+        for &v in &values {
+            put_u64(&mut ours, v);
+            ours.push(b'\n');
+        }
+        let rows: Vec<(u64,)> = values.iter().map(|&v| (v,)).collect();
+        assert_eq!(ours, serde_bytes(&rows));
     }
 
     #[test]
@@ -437,53 +518,81 @@ mod tests {
     }
 
     #[test]
-    fn connection_rows_match_serde_byte_for_byte() {
-        use analysis::schema::Outcome;
-        let row = |id: u64, some: bool, name: &str| ConnectionRow {
-            id,
-            client: name.to_string(),
-            client_port: some.then_some(40_000 + id as u16),
-            server: "server/0".into(),
-            server_port: 80,
-            opened_s: id as f64 * 1.234_567_891,
-            established_s: some.then_some(0.004_034_425),
-            finished_s: some.then_some(60.012_034_425),
-            outcome: if some {
-                Outcome::Completed
-            } else {
-                Outcome::PortExhausted
-            },
-            active_closer: "client".into(),
-            client_path: if some {
-                "SYN_SENT>CLOSED".into()
-            } else {
-                String::new()
-            },
-            server_path: String::new(),
-            retransmits: id,
-            bytes_discarded: 0,
-            stale_accepted: u64::MAX,
-            bytes_delivered: 1100,
-            close_blocked_s: some.then_some(2.0),
-        };
-        let rows = [
-            row(1, true, "clients/1"),
-            row(2, false, "odd,\"name\""),
-            row(3, true, "line\nbreak"),
-            row(4, false, ""),
-            row(5, true, "carriage\rreturn"),
-            row(6, false, "just\"quotes\""),
+    fn connection_lines_match_serde_byte_for_byte() {
+        use analysis::schema::ConnectionRow;
+        let t = SimTime::from_nanos;
+        let fields = |texts: [&str; 5]| texts.map(csv_field);
+        let cases = [
+            (1, true, "clients/1", Outcome::Completed),
+            (2, false, "odd,\"name\"", Outcome::PortExhausted),
+            (3, true, "line\nbreak", Outcome::Reset),
+            (4, false, "", Outcome::Unfinished),
+            (5, true, "carriage\rreturn", Outcome::Aborted),
+            (6, false, "just\"quotes\"", Outcome::Leaked),
         ];
-        let mut w = csv::Writer::from_writer(Vec::new());
-        w.serialize(&rows[0]).unwrap();
-        let mut ours = w.into_inner().unwrap();
-        rows[1..]
-            .iter()
-            .for_each(|r| write_connection(&mut ours, r));
+        let mut rows = Vec::new();
+        let mut ours = CONNECTIONS_HEADER.to_vec();
+        for (id, some, name, outcome) in cases {
+            let texts = [
+                name,
+                "server/0",
+                "client",
+                if some { "SYN_SENT>CLOSED" } else { "" },
+                "",
+            ];
+            let [client, server, closer, client_path, server_path] = fields(texts);
+            let line = ConnectionLine {
+                id,
+                client: &client,
+                client_port: some.then_some(40_000 + id as u16),
+                server: &server,
+                server_port: 80,
+                opened: t(id * 1_234_567_891),
+                established: some.then_some(t(4_034_425)),
+                finished: some.then_some(t(60_012_034_425)),
+                outcome,
+                active_closer: &closer,
+                client_path: &client_path,
+                server_path: &server_path,
+                retransmits: id,
+                bytes_discarded: 0,
+                stale_accepted: u64::MAX,
+                bytes_delivered: 1100,
+                close_blocked: some.then_some(SimDuration::from_secs(2)),
+            };
+            write_connection(&mut ours, &line);
+            let [client, server, active_closer, client_path, server_path] = texts.map(String::from);
+            rows.push(ConnectionRow {
+                id,
+                client,
+                client_port: line.client_port,
+                server,
+                server_port: line.server_port,
+                opened_s: line.opened.as_secs_f64(),
+                established_s: line.established.map(SimTime::as_secs_f64),
+                finished_s: line.finished.map(SimTime::as_secs_f64),
+                outcome,
+                active_closer,
+                client_path,
+                server_path,
+                retransmits: line.retransmits,
+                bytes_discarded: line.bytes_discarded,
+                stale_accepted: line.stale_accepted,
+                bytes_delivered: line.bytes_delivered,
+                close_blocked_s: line.close_blocked.map(SimDuration::as_secs_f64),
+            });
+        }
         assert_eq!(
             String::from_utf8(ours).unwrap(),
             String::from_utf8(serde_bytes(&rows)).unwrap()
         );
+    }
+
+    #[test]
+    fn outcome_texts_need_no_quotes() {
+        for o in Outcome::ALL {
+            assert_eq!(&*csv_field(o.as_str()), o.as_str().as_bytes());
+        }
     }
 
     #[test]
