@@ -65,7 +65,10 @@ train client-close --set workload.rate=5000 --set run.duration=5s --set link.los
 rm -rf "$work/train"
 
 # --- 3. merge, 4. optimized build -------------------------------------------------------
-ls "$work"/profiles/*.profraw > /dev/null # the training wrote its profiles
+compgen -G "$work/profiles/*.profraw" > /dev/null || {
+  echo "pgo.sh: the training runs wrote no profile to $work/profiles" >&2
+  exit 1
+}
 "$profdata" merge -o "$work/merged.profdata" "$work"/profiles/*.profraw || {
   echo "pgo.sh: $profdata could not read LLVM $llvm_major profiles: use LLVM 19 or newer" >&2
   exit 2
