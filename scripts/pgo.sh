@@ -19,9 +19,9 @@ cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
 host=$(rustc -vV | sed -n 's/^host: //p')
 llvm_major=$(rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
-work="$target/pgo"
+rm -rf "$target/pgo" && mkdir -p "$target/pgo/profiles"
+work="$(cd "$target/pgo" && pwd)" # absolute: the instrumented binary writes there
 out="$work/tcpsim"
-rm -rf "$work" && mkdir -p "$work/profiles"
 trap 'rm -f "$out.new"' EXIT
 
 # --- find an llvm-profdata ------------------------------------------------------------
@@ -44,7 +44,7 @@ build() { # build <rustflags> <target dir>
   RUSTFLAGS="$1" cargo build --release --quiet -p scenarios --target "$host" --target-dir "$2"
 }
 echo "pgo.sh: instrumented build"
-build "-Cprofile-generate=$PWD/$work/profiles" "$target/pgo-generate"
+build "-Cprofile-generate=$work/profiles" "$target/pgo-generate"
 gen="$target/pgo-generate/$host/release/tcpsim"
 
 # --- 2. training ------------------------------------------------------------------
@@ -65,12 +65,16 @@ train client-close --set workload.rate=5000 --set run.duration=5s --set link.los
 rm -rf "$work/train"
 
 # --- 3. merge, 4. optimized build -------------------------------------------------------
+compgen -G "$work/profiles/*.profraw" > /dev/null || {
+  echo "pgo.sh: the training runs wrote no profile to $work/profiles" >&2
+  exit 1
+}
 "$profdata" merge -o "$work/merged.profdata" "$work"/profiles/*.profraw || {
   echo "pgo.sh: $profdata could not read LLVM $llvm_major profiles: use LLVM 19 or newer" >&2
   exit 2
 }
 echo "pgo.sh: optimized build"
-build "-Cprofile-use=$PWD/$work/merged.profdata" "$target/pgo-use"
+build "-Cprofile-use=$work/merged.profdata" "$target/pgo-use"
 cp "$target/pgo-use/$host/release/tcpsim" "$out.new"
 
 # --- 5. same outputs as the ordinary release build ---------------------------------------

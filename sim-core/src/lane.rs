@@ -22,6 +22,17 @@ pub struct LaneId(pub(crate) u32);
 /// Slots a lane starts with (a power of two, as every capacity is).
 const FIRST_CAPACITY: usize = 16;
 
+/// What a lane slot holds.
+pub(crate) enum Slot<E> {
+    /// Nothing: the slot is not pending.
+    Free,
+    /// An event that fires when its key comes up.
+    Fire(E),
+    /// An event that crosses the lane once more when its key comes up (see
+    /// [`crate::Sim::schedule_in_lane_twice_at`]).
+    Again(E),
+}
+
 /// One lane: events that fire `delay` after they were scheduled, in key order.
 ///
 /// A ring buffer whose capacity is a power of two, so wrapping an index is one
@@ -33,9 +44,8 @@ pub(crate) struct Lane<E> {
     /// lane touches one element of the lanes' vector.
     pub(crate) front: u128,
     pub(crate) delay: SimDuration,
-    /// The `i`-th pending event is in slot `(head + i) & (capacity - 1)`; free
-    /// slots hold `None`.
-    slots: Box<[(u128, Option<E>)]>,
+    /// The `i`-th pending event is in slot `(head + i) & (capacity - 1)`.
+    slots: Box<[(u128, Slot<E>)]>,
     /// Events ever popped, wrapping: the front event's slot, unmasked.
     head: usize,
     /// Events ever pushed, wrapping: `tail - head` are pending.
@@ -53,8 +63,8 @@ impl<E> Lane<E> {
         }
     }
 
-    fn free_slots(n: usize) -> impl Iterator<Item = (u128, Option<E>)> {
-        std::iter::repeat_with(|| (NO_KEY, None)).take(n)
+    fn free_slots(n: usize) -> impl Iterator<Item = (u128, Slot<E>)> {
+        std::iter::repeat_with(|| (NO_KEY, Slot::Free)).take(n)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -67,28 +77,30 @@ impl<E> Lane<E> {
         n & (self.slots.len() - 1)
     }
 
-    /// Appends an event; its key is above every key already in the lane.
+    /// Appends an event (a [`Slot::Fire`] or [`Slot::Again`]); its key is above
+    /// every key already in the lane.
     #[inline]
-    pub(crate) fn push(&mut self, key: Key, event: E) {
+    pub(crate) fn push(&mut self, key: Key, event: Slot<E>) {
         let key = key.packed();
         debug_assert!(self.len() == 0 || self.slots[self.slot(self.tail - 1)].0 < key);
         if self.len() == self.slots.len() {
             self.grow();
         }
         let slot = self.slot(self.tail);
-        self.slots[slot] = (key, Some(event));
+        self.slots[slot] = (key, event);
         self.tail = self.tail.wrapping_add(1);
         if self.len() == 1 {
             self.front = key;
         }
     }
 
-    /// Removes and returns the front event (updating [`Lane::front`]). Panics if
-    /// the lane is empty.
+    /// Removes and returns the front event (updating [`Lane::front`]). The lane
+    /// must not be empty.
     #[inline]
-    pub(crate) fn pop(&mut self) -> E {
+    pub(crate) fn pop(&mut self) -> Slot<E> {
         let slot = self.slot(self.head);
-        let event = self.slots[slot].1.take().expect("a pending event");
+        let event = std::mem::replace(&mut self.slots[slot].1, Slot::Free);
+        debug_assert!(!matches!(event, Slot::Free), "a pending event");
         self.head = self.head.wrapping_add(1);
         self.front = if self.head == self.tail {
             NO_KEY
@@ -106,7 +118,10 @@ impl<E> Lane<E> {
         let mut slots = Vec::with_capacity(capacity);
         for i in 0..len {
             let slot = self.slot(self.head.wrapping_add(i));
-            slots.push(std::mem::replace(&mut self.slots[slot], (NO_KEY, None)));
+            slots.push(std::mem::replace(
+                &mut self.slots[slot],
+                (NO_KEY, Slot::Free),
+            ));
         }
         slots.extend(Self::free_slots(capacity - len));
         self.slots = slots.into_boxed_slice();
@@ -136,11 +151,11 @@ mod tests {
                     time: SimTime::from_nanos(seq / 3),
                     seq,
                 };
-                lane.push(key, seq);
+                lane.push(key, Slot::Fire(seq));
                 model.push_back((key, seq));
                 seq += 1;
             } else if let Some((_, want)) = model.pop_front() {
-                assert_eq!(lane.pop(), want);
+                assert!(matches!(lane.pop(), Slot::Fire(got) if got == want));
             }
             assert_eq!(lane.len(), model.len());
             let front = model.front().map_or(NO_KEY, |(k, _)| k.packed());

@@ -768,6 +768,17 @@ impl Link {
         })
     }
 
+    /// Whether every segment the link does not drop arrives exactly its delay after
+    /// it entered, in the order it entered: no jitter, no bandwidth limit (hence no
+    /// queueing), no duplication and no custom fault model (which may delay).
+    /// Outages and random loss only drop.
+    pub fn delays_exactly(&self) -> bool {
+        self.jitter.is_zero()
+            && self.bandwidth.is_none()
+            && self.duplication.is_none()
+            && self.custom.is_empty()
+    }
+
     /// Appends a custom fault model, consulted after the built-in ones.
     pub fn with_fault(mut self, fault: Box<dyn FaultModel>) -> Self {
         self.custom.push(fault);
@@ -826,20 +837,10 @@ impl Link {
         };
         let sent = match self.bandwidth {
             None => now,
-            Some(bw) => {
-                while self.waiting.front().is_some_and(|&start| start <= now) {
-                    self.waiting.pop_front();
-                }
-                let start = self.busy_until.max(now);
-                if start > now {
-                    if self.waiting.len() >= self.queue_limit {
-                        return self.drop(DropReason::QueueFull);
-                    }
-                    self.waiting.push_back(start);
-                }
-                self.busy_until = start + bw.serialization_delay(u64::from(size_bytes));
-                self.busy_until
-            }
+            Some(bw) => match self.enqueue(now, size_bytes, bw) {
+                Ok(sent) => sent,
+                Err(reason) => return self.drop(reason),
+            },
         };
         let base = sent + self.delay + extra;
         let first = self.arrival(base, rng);
@@ -865,6 +866,32 @@ impl Link {
         t
     }
 
+    /// When a segment of `size_bytes` entering at `now` has been serialized onto
+    /// a link of bandwidth `bw` (after the segments queued before it), or
+    /// [`DropReason::QueueFull`] if `queue_limit` segments are already waiting.
+    #[inline(never)]
+    fn enqueue(
+        &mut self,
+        now: SimTime,
+        size_bytes: u32,
+        bw: Bandwidth,
+    ) -> Result<SimTime, DropReason> {
+        while self.waiting.front().is_some_and(|&start| start <= now) {
+            self.waiting.pop_front();
+        }
+        let start = self.busy_until.max(now);
+        if start > now {
+            if self.waiting.len() >= self.queue_limit {
+                return Err(DropReason::QueueFull);
+            }
+            self.waiting.push_back(start);
+        }
+        self.busy_until = start + bw.serialization_delay(u64::from(size_bytes));
+        Ok(self.busy_until)
+    }
+
+    #[cold]
+    #[inline(never)]
     fn drop(&mut self, reason: DropReason) -> Verdict {
         match reason {
             DropReason::Loss => self.lost += 1,

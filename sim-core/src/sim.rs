@@ -15,7 +15,7 @@
 //! [`ScheduleError`] instead of corrupting the order.
 
 use crate::deadline::{DeadlineSet, FastDeadlines};
-use crate::lane::{Lane, LaneId};
+use crate::lane::{Lane, LaneId, Slot};
 use crate::queue::{EventKey, EventQueue, Key, NO_KEY, SEQ_LIMIT};
 use crate::time::{SimDuration, SimTime};
 
@@ -235,13 +235,29 @@ impl<E, D: DeadlineSet> Sim<E, D> {
     /// builds only; another `at` would break the lane's order.
     #[inline(always)]
     pub fn schedule_in_lane_at(&mut self, lane: LaneId, at: SimTime, event: E) {
+        self.push_lane(lane, at, Slot::Fire(event));
+    }
+
+    /// Schedules `event` to cross `lane` twice, like a segment crossing two links
+    /// of the same delay: at `at` (now + the lane's delay, as for
+    /// [`Sim::schedule_in_lane_at`]) it counts as an event and is scheduled in the
+    /// lane again, and it fires one delay later. The second crossing gets its
+    /// sequence number at `at`, as if a handler had re-scheduled the event then, so
+    /// it fires exactly where that event would, without the handler being called.
+    #[inline(always)]
+    pub fn schedule_in_lane_twice_at(&mut self, lane: LaneId, at: SimTime, event: E) {
+        self.push_lane(lane, at, Slot::Again(event));
+    }
+
+    #[inline(always)]
+    fn push_lane(&mut self, lane: LaneId, at: SimTime, slot: Slot<E>) {
         let i = lane.0 as usize;
         debug_assert_eq!(at, self.now + self.lanes[i].delay);
         let key = Key {
             time: at,
             seq: self.take_seq(at),
         };
-        self.lanes[i].push(key, event);
+        self.lanes[i].push(key, slot);
     }
 
     /// Schedules `event` at `at` and returns a handle for [`Sim::cancel`]. Fails
@@ -380,11 +396,24 @@ impl<E, D: DeadlineSet> Sim<E, D> {
             )
     }
 
-    /// Fires the key `k`, which [`Sim::next_key`] found at `from`.
+    /// Fires the key `k`, which [`Sim::next_key`] found at `from`; `None` if it
+    /// was the first crossing of an event scheduled to cross a lane twice, which
+    /// is now in the lane again.
     #[inline]
-    fn fire(&mut self, k: u128, from: Source) -> Fired<E> {
-        let fired = if from.0 < Source::DEADLINES.0 {
-            Fired::Event(self.lanes[from.0].pop())
+    fn fire(&mut self, k: u128, from: Source) -> Option<Fired<E>> {
+        let time = Key::unpacked(k).time;
+        debug_assert!(time >= self.now);
+        self.now = time;
+        self.processed += 1;
+        Some(if from.0 < Source::DEADLINES.0 {
+            match self.lanes[from.0].pop() {
+                Slot::Fire(e) => Fired::Event(e),
+                Slot::Again(e) => {
+                    self.schedule_in_lane(LaneId(from.0 as u32), e);
+                    return None;
+                }
+                Slot::Free => unreachable!("a lane's front is pending"),
+            }
         } else if from == Source::DEADLINES {
             let id = self.deadlines.pop().expect("peeked").1;
             self.armed[id] = NO_KEY;
@@ -394,19 +423,29 @@ impl<E, D: DeadlineSet> Sim<E, D> {
             let e = self.events.pop().expect("peeked").1;
             self.refresh();
             Fired::Event(e)
-        };
-        let time = Key::unpacked(k).time;
-        debug_assert!(time >= self.now);
-        self.now = time;
-        self.processed += 1;
-        fired
+        })
+    }
+
+    /// Fires the next key up to `bound` (packed) and returns what fired, moving
+    /// on the events met on their first of two lane crossings; `None` if nothing
+    /// is pending up to `bound`.
+    #[inline(always)]
+    fn fire_next(&mut self, bound: u128) -> Option<Fired<E>> {
+        loop {
+            let (k, from) = self.next_key();
+            if k == NO_KEY || k > bound {
+                return None;
+            }
+            if let Some(fired) = self.fire(k, from) {
+                return Some(fired);
+            }
+        }
     }
 
     /// Advances to the next event or deadline and returns it; `None` when nothing
     /// is pending (time then stays where it was).
     pub fn step(&mut self) -> Option<Fired<E>> {
-        let (k, from) = self.next_key();
-        (k != NO_KEY).then(|| self.fire(k, from))
+        self.fire_next(NO_KEY)
     }
 
     /// Like [`Sim::step`], but only fires something due at or before `limit`.
@@ -414,13 +453,13 @@ impl<E, D: DeadlineSet> Sim<E, D> {
     /// now), so a run can stop at a fixed horizon with later events still pending.
     #[inline(always)]
     pub fn step_until(&mut self, limit: SimTime) -> Option<Fired<E>> {
-        let (k, from) = self.next_key();
-        if k != NO_KEY && Key::unpacked(k).time <= limit {
-            Some(self.fire(k, from))
-        } else {
+        // The last key at `limit`.
+        let bound = (u128::from(limit.as_nanos()) << 64) | u128::from(u64::MAX);
+        let fired = self.fire_next(bound);
+        if fired.is_none() {
             self.now = self.now.max(limit);
-            None
         }
+        fired
     }
 
     /// Fires everything until nothing is pending, passing each to `handler`, which
@@ -647,6 +686,80 @@ mod tests {
         }
         assert_eq!(laned.step(), None);
         assert!(fired > 2_000, "the workload ran: {fired} firings");
+    }
+
+    /// An event scheduled to cross a lane twice fires exactly where it would if a
+    /// handler re-scheduled it in the lane on its first arrival, among lane and
+    /// heap events and deadlines that often fall at the same instants, and each
+    /// first crossing counts as an event; `step_until` stops at its limit in both.
+    #[test]
+    fn crossing_a_lane_twice_is_rescheduling_on_arrival() {
+        use crate::rng::{MasterSeed, below};
+        const DELAY: SimDuration = SimDuration::from_nanos(5);
+        const FIRST: u32 = 1 << 31;
+        let mut rng = MasterSeed(6).stream("twice");
+        let mut handled: Sim<u32> = Sim::new();
+        let mut twice: Sim<u32> = Sim::new();
+        let (lh, lt) = (handled.add_lane(DELAY), twice.add_lane(DELAY));
+        for i in 0..10u32 {
+            handled.schedule(t(u64::from(i) * 2), i).unwrap();
+            twice.schedule(t(u64::from(i) * 2), i).unwrap();
+        }
+        let (mut next, mut fired, mut relayed) = (10u32, 0, 0);
+        while handled.pending() > 0 {
+            let limit = handled.now() + SimDuration::from_nanos(below(&mut rng, 12));
+            // The handler re-schedules first crossings (marked `FIRST`) itself.
+            let f = loop {
+                match handled.step_until(limit) {
+                    Some(Fired::Event(e)) if e & FIRST != 0 => {
+                        handled.schedule_in_lane(lh, e & !FIRST);
+                        relayed += 1;
+                    }
+                    other => break other,
+                }
+            };
+            assert_eq!(twice.step_until(limit), f);
+            assert_eq!(twice.now(), handled.now());
+            assert_eq!(twice.events_processed(), handled.events_processed());
+            assert_eq!(twice.pending(), handled.pending());
+            if f.is_none() {
+                continue;
+            }
+            fired += 1;
+            for _ in 0..1 + below(&mut rng, 2) {
+                if next > 5_000 {
+                    break;
+                }
+                let now = handled.now();
+                match below(&mut rng, 4) {
+                    0 => {
+                        handled.schedule_in_lane(lh, next | FIRST);
+                        twice.schedule_in_lane_twice_at(lt, now + DELAY, next);
+                    }
+                    1 => {
+                        handled.schedule_in_lane(lh, next);
+                        twice.schedule_in_lane(lt, next);
+                    }
+                    2 => {
+                        let at = now + SimDuration::from_nanos(below(&mut rng, 12));
+                        handled.schedule(at, next).unwrap();
+                        twice.schedule(at, next).unwrap();
+                    }
+                    _ => {
+                        let at = now + SimDuration::from_nanos(below(&mut rng, 12));
+                        let id = below(&mut rng, 4) as usize;
+                        handled.set_deadline(id, at).unwrap();
+                        twice.set_deadline(id, at).unwrap();
+                    }
+                }
+                next += 1;
+            }
+        }
+        assert_eq!(twice.pending(), 0);
+        assert!(
+            fired > 2_000 && relayed > 500,
+            "ran: {fired} firings, {relayed} relayed"
+        );
     }
 
     #[test]

@@ -585,3 +585,60 @@ fn custom_fault_models_plug_in() {
         Verdict::Drop(DropReason::Loss)
     );
 }
+
+/// `delays_exactly` holds for links that only delay, lose and go down, and then
+/// every segment not dropped arrives exactly one delay after it entered (what lets
+/// tcpsim's harness cross both links of a segment when it is sent); jitter, a
+/// bandwidth limit, duplication or a custom model each break it.
+#[test]
+fn links_that_only_delay_lose_and_go_down_delay_exactly() {
+    let exact = LinkConfig {
+        delay: us(700),
+        loss: Loss::Bernoulli { p: 0.3 },
+        outages: vec![Outage {
+            from: us(2_000),
+            until: us(5_000),
+        }],
+        ..LinkConfig::default()
+    };
+    let mut l = link(exact.clone());
+    assert!(l.delays_exactly());
+    let mut r = rng("exact");
+    let (mut delivered, mut dropped) = (0, 0);
+    for i in 0..2_000 {
+        let now = at(us(i * 7 / 3));
+        match l.transmit(now, 100, &mut r) {
+            Verdict::Deliver(t) => {
+                assert_eq!(t, now + us(700));
+                delivered += 1;
+            }
+            Verdict::Drop(_) => dropped += 1,
+            Verdict::Duplicate(..) => panic!("no duplication configured"),
+        }
+    }
+    assert!(
+        delivered > 500 && dropped > 500,
+        "{delivered} delivered, {dropped} dropped"
+    );
+    for inexact in [
+        LinkConfig {
+            jitter: us(1),
+            ..exact.clone()
+        },
+        LinkConfig {
+            bandwidth: Some("1Gbps".parse().unwrap()),
+            ..exact.clone()
+        },
+        LinkConfig {
+            duplicate: 0.01,
+            ..exact.clone()
+        },
+    ] {
+        assert!(!link(inexact).delays_exactly());
+    }
+    assert!(
+        !link(exact)
+            .with_fault(Box::new(EveryOther(false)))
+            .delays_exactly()
+    );
+}
