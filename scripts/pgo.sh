@@ -19,10 +19,6 @@ cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
 host=$(rustc -vV | sed -n 's/^host: //p')
 llvm_major=$(rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
-rm -rf "$target/pgo" && mkdir -p "$target/pgo/profiles"
-work="$(cd "$target/pgo" && pwd)" # absolute: the instrumented binary writes there
-out="$work/tcpsim"
-trap 'rm -f "$out.new"' EXIT
 
 # --- find an llvm-profdata ------------------------------------------------------------
 profdata="${LLVM_PROFDATA:-}"
@@ -32,11 +28,16 @@ if [ -z "$profdata" ]; then
     if [ -x "$c" ]; then profdata=$c; break; fi
   done
 fi
-if [ -z "$profdata" ]; then
-  echo "pgo.sh: no llvm-profdata for LLVM $llvm_major profiles found: set LLVM_PROFDATA," \
-    "or 'rustup component add llvm-tools', or 'apt-get install llvm-19'" >&2
+if [ ! -x "$profdata" ]; then
+  echo "pgo.sh: no llvm-profdata for LLVM $llvm_major profiles found${profdata:+ ($profdata)}:" \
+    "set LLVM_PROFDATA, or 'rustup component add llvm-tools', or 'apt-get install llvm-19'" >&2
   exit 2
 fi
+
+rm -rf "$target/pgo" && mkdir -p "$target/pgo/profiles"
+work="$(cd "$target/pgo" && pwd)" # absolute: the instrumented binary writes there
+out="$work/tcpsim"
+trap 'rm -f "$out.new"' EXIT
 
 # --- 1. instrumented build ------------------------------------------------------------
 # --target keeps the flags off build scripts and proc-macros (they run at build time).
