@@ -338,7 +338,9 @@ impl<E, D: DeadlineSet> Sim<E, D> {
         }
     }
 
-    /// The time of the next event or deadline, if any.
+    /// The time of the next event or deadline, if any (for an event scheduled to
+    /// cross a lane twice, the time of the crossing it comes to next: the clock
+    /// stops there too).
     pub fn peek_time(&self) -> Option<SimTime> {
         let (k, _) = self.next_key();
         (k != NO_KEY).then(|| Key::unpacked(k).time)
