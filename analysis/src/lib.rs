@@ -7,6 +7,8 @@
 //!   the file, the row and the column.
 //! - [`scenario`]: the effective `scenario.toml` read as a generic TOML value.
 //! - [`stats`]: percentiles, time-weighted means, Student-t confidence intervals.
+//! - [`quantiles`]: exact quantiles of a long stream of integers in memory that
+//!   grows with its distinct values (the simulator's connect times).
 //! - [`reference`]: the analytic reference models (Little's law, TIME_WAIT steady
 //!   state, port ceiling, SYN give-up, connect time under loss).
 //! - [`summary`]: one run's report (outcomes, per-group states, memory, ports,
@@ -19,6 +21,7 @@
 pub mod error;
 pub mod load;
 pub mod plot;
+pub mod quantiles;
 pub mod reference;
 pub mod report;
 pub mod scenario;

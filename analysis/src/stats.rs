@@ -4,11 +4,14 @@
 /// The p-quantile (0 < p ≤ 1) of `sorted` by the nearest-rank method: the
 /// ⌈p·n⌉-th smallest value. `None` for an empty slice.
 pub fn percentile_sorted(sorted: &[f64], p: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = (p * sorted.len() as f64).ceil() as usize;
-    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+    let rank = nearest_rank(p, sorted.len() as u64)?;
+    Some(sorted[rank as usize - 1])
+}
+
+/// The nearest rank of the p-quantile among `n` values: ⌈p·n⌉, at least 1 and at
+/// most `n` (1-based). `None` when `n` is 0.
+pub fn nearest_rank(p: f64, n: u64) -> Option<u64> {
+    (n > 0).then(|| ((p * n as f64).ceil() as u64).clamp(1, n))
 }
 
 /// Arithmetic mean; `None` when empty.
@@ -149,6 +152,13 @@ mod tests {
         assert_eq!(percentile_sorted(&xs, 0.99), Some(10.0));
         assert_eq!(percentile_sorted(&[7.0], 0.5), Some(7.0));
         assert_eq!(percentile_sorted(&[], 0.5), None);
+        // Ranks: ⌈p·n⌉, clamped to 1..=n.
+        assert_eq!(nearest_rank(0.5, 10), Some(5));
+        assert_eq!(nearest_rank(0.51, 10), Some(6));
+        assert_eq!(nearest_rank(0.0, 10), Some(1));
+        assert_eq!(nearest_rank(1.0, 10), Some(10));
+        assert_eq!(nearest_rank(0.99, 1), Some(1));
+        assert_eq!(nearest_rank(0.5, 0), None);
     }
 
     /// 0 for 10 s, 10 for 10 s, 0 for 10 s: mean 100 / 30.

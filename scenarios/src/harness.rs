@@ -36,6 +36,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 
+use analysis::quantiles::ExactQuantiles;
 use analysis::schema::{Outcome, StatesRow, SummaryRow, TimeseriesRow, TransitionRow};
 use sim_core::link::Verdict;
 use sim_core::rng::{below, chance, exponential};
@@ -311,10 +312,9 @@ struct Totals {
     bytes_requested: u64,
     bytes_delivered: u64,
     bytes_discarded: u64,
-    /// Connect times, for the exact quantiles: those under 2^32 ns (4.3 s, nearly
-    /// all) in 4 bytes each, the longer ones apart.
-    connect_ns: Vec<u32>,
-    connect_ns_long: Vec<u64>,
+    /// Connect times (ns), for the exact quantiles, in memory that grows with
+    /// the distinct times rather than the connections where times repeat.
+    connect_ns: ExactQuantiles,
     /// Peaks of the all-groups totals, checked after every event: memory bytes,
     /// TIME_WAIT sockets, ports in use.
     peak_memory: u64,
@@ -955,11 +955,7 @@ impl<'a> World<'a> {
                 c.established = now;
                 let (opened, vanish) = (c.opened, c.flag(VANISH));
                 self.totals.established += 1;
-                let ns = (now - opened).as_nanos();
-                match u32::try_from(ns) {
-                    Ok(short) => self.totals.connect_ns.push(short),
-                    Err(_) => self.totals.connect_ns_long.push(ns),
-                }
+                self.totals.connect_ns.push((now - opened).as_nanos());
                 self.send(s, Who::Client, req);
                 if vanish {
                     // The request is on the wire; then the host drops off the network:
@@ -1429,21 +1425,7 @@ impl<'a> World<'a> {
                 .sum::<u64>()
         };
         let t = &mut self.totals;
-        t.connect_ns.sort_unstable();
-        t.connect_ns_long.sort_unstable();
-        let quantile = |q: f64| -> Option<f64> {
-            let short = t.connect_ns.len();
-            let n = short + t.connect_ns_long.len();
-            (n > 0).then(|| {
-                let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
-                // Every long time is above every short one.
-                let ns = match t.connect_ns.get(rank - 1) {
-                    Some(&x) => u64::from(x),
-                    None => t.connect_ns_long[rank - 1 - short],
-                };
-                ns as f64 / 1e9
-            })
-        };
+        let mut quantile = |q: f64| t.connect_ns.quantile(q).map(|ns| ns as f64 / 1e9);
         let o = |x: Outcome| t.outcomes[x as usize];
         let summary = SummaryRow {
             scenario: self.sc.name.clone(),
