@@ -11,7 +11,7 @@
 //! | [`deadline`] | [`DeadlineSet`]: one pending deadline per id; [`InPlaceDeadlines`] (the default, [`FastDeadlines`]), [`LazyDeadlines`], and [`IndexedDeadlines`] on the `priority-queue` crate |
 //! | [`heap`] | [`heap::QuadHeap`], the 4-ary min-heap with deferred pops under both queues |
 //! | [`rng`] | [`MasterSeed`]: named ChaCha8 streams and `u64` sub-seeds; draw helpers with fixed formulas |
-//! | [`alloc_count`] | [`alloc_count::CountingAlloc`], a counting global allocator for tests that prove a path allocates nothing |
+//! | [`alloc_count`] | [`alloc_count::CountingAlloc`], a counting global allocator for tests that prove a path allocates nothing, or holds no more heap |
 //! | [`link`] | [`Link`] and its serde [`LinkConfig`]: delay, jitter (reordering or not), [`Bandwidth`] with a drop-tail queue, [`FaultModel`]s (Bernoulli and Gilbert–Elliott loss, duplication, outages) returning a [`Verdict`] |
 //!
 //! # Determinism
