@@ -18,7 +18,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use crate::error::ReportError;
-use crate::load::{RunData, host_group};
+use crate::load::RunData;
 use crate::reference::{Status, steady_window};
 use crate::scenario::parse_duration_s;
 use crate::schema::STATE_COLUMNS;
@@ -589,7 +589,7 @@ pub fn run_plots(run: &RunData, rep: &RunReport, dir: &Path) -> Result<Vec<PathB
     let mut clients: Vec<&str> = run
         .connections
         .iter()
-        .map(|c| host_group(&c.client))
+        .map(|c| run.hosts.group(c.client))
         .collect();
     clients.dedup();
     clients.sort_unstable();

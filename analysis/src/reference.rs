@@ -21,7 +21,7 @@
 
 use serde::Serialize;
 
-use crate::load::{RunData, host_group};
+use crate::load::{HostId, RunData};
 use crate::scenario::{Scenario, as_number};
 use crate::stats::{mean, sample_sd};
 use crate::text::{fmt_num, fmt_opt};
@@ -313,7 +313,7 @@ fn is_client(run: &RunData, group: &str) -> bool {
         || run
             .connections
             .iter()
-            .any(|c| host_group(&c.client) == group)
+            .any(|c| run.hosts.group(c.client) == group)
 }
 
 fn state_row<'a>(
@@ -453,14 +453,16 @@ fn port_reference(run: &RunData, group: &str) -> Reference {
         Err(why) => return na(&format!("ceiling {} conn/s; {why}", fmt_num(ceiling))),
     };
     // Per (client host, destination): attempts and bound connections in the window.
-    let mut pairs: std::collections::BTreeMap<(&str, &str, u16), (u64, u64)> = Default::default();
+    // Host ids order as host names do, so the sum below adds in name order.
+    let mut pairs: std::collections::BTreeMap<(HostId, HostId, u16), (u64, u64)> =
+        Default::default();
     for c in run
         .connections
         .iter()
-        .filter(|c| host_group(&c.client) == group && c.opened_s >= start && c.opened_s < end)
+        .filter(|c| run.hosts.group(c.client) == group && c.opened_s >= start && c.opened_s < end)
     {
         let e = pairs
-            .entry((c.client.as_str(), c.server.as_str(), c.server_port))
+            .entry((c.client, c.server, c.server_port))
             .or_default();
         e.0 += 1;
         e.1 += u64::from(c.client_port.is_some());
@@ -530,7 +532,8 @@ fn syn_give_up_reference(run: &RunData, group: &str) -> Reference {
         .connections
         .iter()
         .filter(|c| {
-            host_group(&c.client) == group && c.outcome == crate::schema::Outcome::ConnectTimeout
+            run.hosts.group(c.client) == group
+                && c.outcome == crate::schema::Outcome::ConnectTimeout
         })
         .filter_map(|c| Some(c.finished_s? - c.opened_s))
         .collect();
@@ -558,8 +561,8 @@ fn server_group(run: &RunData, client: &str) -> Option<String> {
     let mut servers: Vec<&str> = run
         .connections
         .iter()
-        .filter(|c| host_group(&c.client) == client)
-        .map(|c| host_group(&c.server))
+        .filter(|c| run.hosts.group(c.client) == client)
+        .map(|c| run.hosts.group(c.server))
         .collect();
     servers.sort_unstable();
     servers.dedup();
@@ -631,7 +634,7 @@ fn connect_time_reference(run: &RunData, group: &str) -> Reference {
     let samples: Vec<f64> = run
         .connections
         .iter()
-        .filter(|c| host_group(&c.client) == group)
+        .filter(|c| run.hosts.group(c.client) == group)
         .filter_map(|c| Some(c.established_s? - c.opened_s))
         .collect();
     let measured = mean(&samples);
