@@ -57,7 +57,7 @@ impl SocketId {
 }
 
 /// What the stack tells the application (the harness).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppEvent {
     /// A listener's child completed its handshake and was accepted (auto-accept).
     Accepted { listener_port: u16 },

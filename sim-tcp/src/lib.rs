@@ -94,6 +94,7 @@
 
 mod config;
 mod demux;
+mod fifo;
 mod hash;
 mod host;
 mod ports;

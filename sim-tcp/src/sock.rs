@@ -7,11 +7,10 @@
 //! TIME_WAIT is never a full socket here: as in Linux (`tcp_time_wait()`), reaching it
 //! hands the connection to a compact mini-socket ([`crate::tw`]).
 
-use std::collections::VecDeque;
-
 use sim_core::time::{SimDuration, SimTime};
 
 use crate::config::{CostModel, Errno, TcpConfig};
+use crate::fifo::Fifo;
 use crate::host::{AppEvent, SocketId};
 use crate::rtt::{Rtt, model_timeout};
 use crate::segment::{Addr, ConnId, DemuxHint, Flags, Segment, SockAddr};
@@ -31,8 +30,8 @@ const LINUX_RTO_MIN: SimDuration = SimDuration::from_millis(200);
 /// segment once warm).
 #[derive(Default)]
 pub(crate) struct Io {
-    pub out: VecDeque<Segment>,
-    pub events: VecDeque<(SocketId, ConnId, AppEvent)>,
+    pub out: Fifo<Segment>,
+    pub events: Fifo<(SocketId, ConnId, AppEvent)>,
 }
 
 /// What a socket call needs from its host.

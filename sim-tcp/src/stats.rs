@@ -74,7 +74,7 @@ impl fmt::Debug for Path {
 
 /// One connection's accounting, emitted in [`crate::AppEvent::Finished`] when the
 /// socket (including its TIME_WAIT or FIN_WAIT_2 mini-socket) is gone.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SocketRecord {
     pub conn: ConnId,
     pub local: SockAddr,

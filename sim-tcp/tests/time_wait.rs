@@ -235,7 +235,7 @@ fn stale_segment_accepted_after_short_time_wait() {
         tb.events.push(e);
     }
     let rec = tb.events.iter().rev().find_map(|(_, _, e)| match e {
-        AppEvent::Finished(r) if r.conn == ConnId(2) => Some(r.clone()),
+        AppEvent::Finished(r) if r.conn == ConnId(2) => Some(*r),
         _ => None,
     });
     assert_eq!(rec.unwrap().stale_accepted, 1);

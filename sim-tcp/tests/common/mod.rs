@@ -162,7 +162,7 @@ impl Tb {
     /// The record of the connection under test, once finished.
     pub fn record(&self) -> Option<SocketRecord> {
         self.events.iter().find_map(|(_, _, e)| match e {
-            AppEvent::Finished(r) => Some(r.clone()),
+            AppEvent::Finished(r) => Some(*r),
             _ => None,
         })
     }
@@ -390,7 +390,7 @@ impl Pair {
         self.events[i]
             .iter()
             .filter_map(|(_, _, _, e)| match e {
-                AppEvent::Finished(r) => Some(r.clone()),
+                AppEvent::Finished(r) => Some(*r),
                 _ => None,
             })
             .collect()
