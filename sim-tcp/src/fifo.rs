@@ -5,10 +5,12 @@
 //! A `VecDeque` would do, but its ring moves on with every item: a host's next
 //! burst lands in the slots after the last one's, a fresh cache line per 64-byte
 //! segment, and a run has thousands of hosts, each called again only after
-//! thousands of other calls, by which time those lines are out of cache (on the
-//! 10^6-connection client-close run, about 7 of its 100 or so second-level misses
-//! per connection, in a cache simulation). This queue starts over at its first slot
-//! once read to the end, so each burst writes the lines the previous one used.
+//! thousands of other calls, by which time those lines are out of cache. This queue
+//! starts over at its first slot once read to the end, so each burst writes the
+//! lines the previous one used. In a cache simulation (cachegrind) of the lossy
+//! client-close run with 1,000 client hosts and TIME_WAIT 1 s, that removed 6 % of
+//! the misses of a 1 MB second level (40k connections) and 12 % of those of an
+//! 8 MB last level (10^6 connections: 6.33 → 5.55 M).
 
 /// A FIFO read to the end between bursts: a `Vec` and a read position.
 #[derive(Debug)]
