@@ -71,6 +71,7 @@
 //! | `tw` | TIME_WAIT / FIN_WAIT_2 mini-sockets, FIFO + heap expiry |
 //! | `host` | [`Host`]: slab, demultiplexing, listeners, SYN cookies, port choice, timers |
 //! | `demux` | the 4-tuple table: open addressing over 8-byte slots |
+//! | `fifo` | a host's output queues: read to the end between calls, then refilled from the first slot |
 //! | `ports` | the local ephemeral ports held: a bitmap over the range, counts for shared ones |
 //! | `hash` | keyed hashing (ISN, cookies, ports), SplitMix64 stream, the lookup-map hasher |
 //!
