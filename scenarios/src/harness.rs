@@ -42,8 +42,8 @@ use sim_core::link::Verdict;
 use sim_core::rng::{below, chance, exponential};
 use sim_core::{Fired, LaneId, MasterSeed, Sim, SimDuration, SimTime, StreamRng};
 use sim_tcp::{
-    Addr, AppEvent, ConnId, DemuxHint, Errno, Flags, Host, Linger, Path, Segment, Seq, SockAddr,
-    SocketId, State, Stats,
+    Addr, AppEvent, ConnId, DemuxHint, Errno, ExpiryStep, Flags, Host, Linger, Path, Segment, Seq,
+    SockAddr, SocketId, State, Stats,
 };
 
 use crate::error::CliError;
@@ -573,15 +573,22 @@ impl<'a> World<'a> {
                 self.end = self.horizon;
                 break;
             };
+            let mut expired = false;
             match fired {
                 Fired::Deadline(h) => {
                     let g = self.host_group[h] as usize;
-                    self.hosts[h].on_timeout(self.sim.now(), &mut self.groups[g].stats);
+                    let stats = &mut self.groups[g].stats;
+                    let held = stats.count(State::TimeWait);
+                    self.hosts[h].on_timeout(self.sim.now(), stats);
+                    expired = stats.count(State::TimeWait) < held;
                     self.dirty.push(h as u32);
                 }
                 Fired::Event(ev) => self.event(ev)?,
             }
             self.settle()?;
+            if expired {
+                self.prefetch_expiries();
+            }
             if !self.arrivals_open && self.active == 0 {
                 self.end = self.sim.now();
                 break;
@@ -592,6 +599,25 @@ impl<'a> World<'a> {
             }
         }
         self.finish()
+    }
+
+    /// After a TIME_WAIT expiry, prefetches for the next two host deadlines,
+    /// assuming each is one too (mostly so once arrivals stop, when a run is a
+    /// string of them): the second's expiring mini-socket, and the next one's
+    /// 4-tuple table slot and connection record, read from its mini-socket,
+    /// which came in a step earlier as the second. The misses of one expiry
+    /// overlap the work of the one before. A hint: results are the same whatever
+    /// it fetches.
+    fn prefetch_expiries(&self) {
+        let [next, second] = self.sim.next_deadline_ids();
+        if let Some(h) = second {
+            self.hosts[h].prefetch_expiry(ExpiryStep::Socket);
+        }
+        if let Some(conn) = next.and_then(|h| self.hosts[h].prefetch_expiry(ExpiryStep::Lookup))
+            && let Some(s) = self.slot_of(conn)
+        {
+            sim_core::prefetch::prefetch(&self.conns[s]);
+        }
     }
 
     fn event(&mut self, ev: Ev) -> Result<(), CliError> {

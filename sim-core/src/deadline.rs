@@ -63,6 +63,12 @@ pub trait DeadlineSet: Default {
     fn get(&self, id: usize) -> Option<Key>;
     /// The earliest armed deadline and its id.
     fn peek(&self) -> Option<(Key, usize)>;
+    /// The ids of the two earliest armed deadlines, earliest first, as far as the
+    /// design can tell cheaply (at least the earliest when one is armed): for a
+    /// caller that prefetches what they will touch.
+    fn next_ids(&self) -> [Option<usize>; 2] {
+        [self.peek().map(|(_, id)| id), None]
+    }
     /// Removes and returns the earliest armed deadline and its id.
     fn pop(&mut self) -> Option<(Key, usize)>;
     /// Number of armed deadlines.
@@ -318,6 +324,16 @@ impl DeadlineSet for InPlaceDeadlines {
         self.heap.first().map(|e| (e.key(), e.tag()))
     }
 
+    /// The root and the least of its children.
+    fn next_ids(&self) -> [Option<usize>; 2] {
+        let h = &self.heap;
+        let second = match h.get(1..5) {
+            Some(k) => Some(tournament::<_, true>(k.try_into().expect("four")).0),
+            None => h.get(1..).and_then(|k| k.iter().min().copied()),
+        };
+        [h.first().map(|e| e.tag()), second.map(|e| e.tag())]
+    }
+
     fn pop(&mut self) -> Option<(Key, usize)> {
         if self.heap.is_empty() {
             return None;
@@ -473,7 +489,18 @@ mod tests {
             assert_eq!(lazy.peek(), in_place.peek());
             assert_eq!(lazy.get(id), indexed.get(id));
             assert_eq!(lazy.get(id), in_place.get(id));
+            assert_eq!(in_place.next_ids(), two_earliest(&in_place));
+            assert_eq!(lazy.next_ids()[0], in_place.next_ids()[0]);
         }
+    }
+
+    /// The ids of the two earliest armed deadlines, by sorting every id's.
+    fn two_earliest(d: &InPlaceDeadlines) -> [Option<usize>; 2] {
+        let mut armed: Vec<(Key, usize)> = (0..d.pos.len())
+            .filter_map(|id| d.get(id).map(|key| (key, id)))
+            .collect();
+        armed.sort();
+        std::array::from_fn(|i| armed.get(i).map(|&(_, id)| id))
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! | [`heap`] | [`heap::QuadHeap`], the 4-ary min-heap with deferred pops under both queues |
 //! | [`rng`] | [`MasterSeed`]: named ChaCha8 streams and `u64` sub-seeds; draw helpers with fixed formulas |
 //! | [`alloc_count`] | [`alloc_count::CountingAlloc`], a counting global allocator for tests that prove a path allocates nothing, or holds no more heap |
+//! | [`prefetch`] | [`prefetch::prefetch`]: a value's cache lines brought in ahead of use (a hint; it changes nothing) |
 //! | [`link`] | [`Link`] and its serde [`LinkConfig`]: delay, jitter (reordering or not), [`Bandwidth`] with a drop-tail queue, [`FaultModel`]s (Bernoulli and Gilbert–Elliott loss, duplication, outages) returning a [`Verdict`] |
 //!
 //! # Determinism
@@ -46,6 +47,7 @@ pub mod deadline;
 pub mod heap;
 pub mod lane;
 pub mod link;
+pub mod prefetch;
 pub mod queue;
 pub mod rng;
 pub mod sim;

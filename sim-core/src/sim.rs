@@ -326,6 +326,14 @@ impl<E, D: DeadlineSet> Sim<E, D> {
         (armed != NO_KEY).then(|| Key::unpacked(armed).time)
     }
 
+    /// The ids of the next deadlines to fire (unless events come first), earliest
+    /// first: up to two ([`DeadlineSet::next_ids`]). For a caller that
+    /// prefetches what they will touch; it changes nothing.
+    #[inline]
+    pub fn next_deadline_ids(&self) -> [Option<usize>; 2] {
+        self.deadlines.next_ids()
+    }
+
     /// Re-arms `id` to `at`, or disarms it when `at` is `None`: the one call a
     /// harness makes after polling a host's earliest timer.
     pub fn update_deadline(&mut self, id: usize, at: Option<SimTime>) -> Result<(), ScheduleError> {

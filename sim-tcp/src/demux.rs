@@ -61,6 +61,15 @@ impl Demux {
         }
     }
 
+    /// Prefetches the slot where a probe for `key` starts (a hint; see
+    /// [`sim_core::prefetch`]).
+    #[inline]
+    pub fn prefetch(&self, key: u64) {
+        if let Some(slot) = self.slots.get(hash(key) as usize & self.mask()) {
+            sim_core::prefetch::prefetch(slot);
+        }
+    }
+
     /// The value stored for `key`; `key_of(v)` gives the key of a stored value.
     /// Always inlined: it is the first step of every segment's processing, and a
     /// call would spill and restore six registers around a dozen instructions.

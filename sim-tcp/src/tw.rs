@@ -87,6 +87,9 @@ impl TwSock {
     pub fn remote(&self) -> SockAddr {
         SockAddr::new(self.remote_addr, self.remote_port)
     }
+    pub fn conn(&self) -> ConnId {
+        self.conn
+    }
     pub fn snd_nxt(&self) -> Seq {
         self.snd_nxt
     }
@@ -512,6 +515,17 @@ impl TwTable {
             self.fifo.front().map(|e| e.at),
             self.heap.peek().map(|Reverse(e)| e.at),
         )
+    }
+
+    /// The mini-socket at the front of the TIME_WAIT expiry queue (possibly a
+    /// stale entry's: one rescheduled or already removed), for prefetching.
+    #[inline]
+    pub fn fifo_front(&self) -> Option<&TwSock> {
+        self.fifo.front().and_then(|e| {
+            self.chunks
+                .get(e.idx as usize / CHUNK)?
+                .get(e.idx as usize % CHUNK)
+        })
     }
 
     /// Earliest expiry (exact once [`TwTable::prune`] ran after the last change).

@@ -300,3 +300,35 @@ fn poll_timeout_is_exact_after_restart() {
     tb.feed(tb.pkt(F | A, 1, 2, 0));
     assert_eq!(tb.host.poll_timeout(), Some(ms(80_000)));
 }
+
+/// `prefetch_expiry` names the connection whose TIME_WAIT expires next, in expiry
+/// order, and changes nothing; `Socket` steps return nothing, and nothing is named
+/// once no mini-socket is left.
+#[test]
+fn prefetch_expiry_names_the_next_time_wait_to_expire() {
+    let mut l = Lifecycles::new();
+    l.run(3, SimDuration::from_millis(1));
+    assert_eq!(l.client.mini_sockets(), 3);
+    for next in 1..=3 {
+        let due = l.client.poll_timeout().expect("a TIME_WAIT armed");
+        assert_eq!(l.client.prefetch_expiry(ExpiryStep::Socket), None);
+        assert_eq!(
+            l.client.prefetch_expiry(ExpiryStep::Lookup),
+            Some(ConnId(next))
+        );
+        assert_eq!(
+            l.client.poll_timeout(),
+            Some(due),
+            "prefetching changed nothing"
+        );
+        l.client.on_timeout(due, &mut l.cs);
+        let finished: Vec<ConnId> = std::iter::from_fn(|| l.client.poll_event())
+            .filter_map(|(_, _, e)| match e {
+                AppEvent::Finished(r) => Some(r.conn),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(finished, [ConnId(next)]);
+    }
+    assert_eq!(l.client.prefetch_expiry(ExpiryStep::Lookup), None);
+}
