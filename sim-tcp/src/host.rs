@@ -1280,8 +1280,8 @@ impl Host {
     }
 
     /// Prefetching for a coming [`Host::on_timeout`] that expires a TIME_WAIT
-    /// socket, in two calls some work apart: with `Step::Socket`, the
-    /// mini-socket at the front of the expiry queue; with `Step::Lookup` (once that
+    /// socket, in two calls some work apart: with [`ExpiryStep::Socket`], the
+    /// mini-socket at the front of the expiry queue; with [`ExpiryStep::Lookup`] (once that
     /// is in cache), the 4-tuple table's slot its removal probes, returning its
     /// connection id for the caller's own records. In a big run both are cache
     /// misses otherwise (last touched 2·MSL ago). Reads only; changes nothing.
