@@ -65,8 +65,8 @@ impl Demux {
     /// [`sim_core::prefetch`]).
     #[inline]
     pub fn prefetch(&self, key: u64) {
-        if let Some(slot) = self.slots.get(hash(key) as usize & self.mask()) {
-            sim_core::prefetch::prefetch(slot);
+        if self.len > 0 {
+            sim_core::prefetch::prefetch(&self.slots[hash(key) as usize & self.mask()]);
         }
     }
 

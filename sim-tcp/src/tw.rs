@@ -517,15 +517,11 @@ impl TwTable {
         )
     }
 
-    /// The mini-socket at the front of the TIME_WAIT expiry queue (possibly a
-    /// stale entry's: one rescheduled or already removed), for prefetching.
+    /// The live mini-socket at the front of the TIME_WAIT expiry queue (possibly
+    /// through a stale entry: one rescheduled since), for prefetching.
     #[inline]
     pub fn fifo_front(&self) -> Option<&TwSock> {
-        self.fifo.front().and_then(|e| {
-            self.chunks
-                .get(e.idx as usize / CHUNK)?
-                .get(e.idx as usize % CHUNK)
-        })
+        self.get_live(self.fifo.front()?.idx)
     }
 
     /// Earliest expiry (exact once [`TwTable::prune`] ran after the last change).
