@@ -318,7 +318,7 @@ impl Loss {
     fn fault_model(&self) -> Option<LossModel> {
         match *self {
             Loss::Bernoulli { p: 0.0 } => None,
-            Loss::Bernoulli { p } => Some(LossModel::Bernoulli(Bernoulli { p })),
+            Loss::Bernoulli { p } => Some(LossModel::Bernoulli(Bernoulli { p }, Ahead::default())),
             Loss::GilbertElliott { p, r, h, k } => Some(LossModel::GilbertElliott(Box::new(
                 GilbertElliott::new(p, r, h, k),
             ))),
@@ -586,10 +586,10 @@ impl FaultModel for GilbertElliott {
 
 /// A link's loss model, held by value so the per-segment call is a direct one.
 /// The Gilbert–Elliott chain (40 bytes) is boxed to keep this at 16 bytes, inside
-/// the link's first cache lines.
+/// the link's first cache line.
 #[derive(Clone, Debug)]
 enum LossModel {
-    Bernoulli(Bernoulli),
+    Bernoulli(Bernoulli, Ahead),
     GilbertElliott(Box<GilbertElliott>),
 }
 
@@ -597,8 +597,63 @@ impl FaultModel for LossModel {
     #[inline]
     fn judge(&mut self, now: SimTime, rng: &mut StreamRng) -> Fault {
         match self {
-            LossModel::Bernoulli(m) => m.judge(now, rng),
+            LossModel::Bernoulli(m, _) => m.judge(now, rng),
             LossModel::GilbertElliott(m) => m.judge(now, rng),
+        }
+    }
+}
+
+/// Bernoulli verdicts already drawn for the segments to come, for a link whose
+/// stream has no other consumer (see [`LossModel::judge_ahead`]).
+#[derive(Clone, Copy, Debug, Default)]
+struct Ahead {
+    /// The next `passes` segments pass.
+    passes: u32,
+    /// The segment after them is lost.
+    then_loss: bool,
+}
+
+impl LossModel {
+    /// Draws per pass of the stream in [`LossModel::judge_ahead`].
+    const AHEAD: u32 = 64;
+
+    /// The same verdict as [`FaultModel::judge`], for a link on which the loss
+    /// draw is the only draw of each segment (no jitter, no duplication, no custom
+    /// model). Bernoulli loss then draws up to [`Self::AHEAD`] segments' verdicts
+    /// at once, stopping at the first loss, and hands them out one per segment:
+    /// the same draws, in the same order, for the same segments, so the outcome is
+    /// the same to the bit, but the stream (304 bytes, mostly out of cache when one
+    /// of thousands of links is next used) is read once every few dozen segments
+    /// instead of once per segment.
+    #[inline]
+    fn judge_ahead(&mut self, now: SimTime, rng: &mut StreamRng) -> Fault {
+        let LossModel::Bernoulli(m, ahead) = self else {
+            return self.judge(now, rng);
+        };
+        if ahead.passes > 0 {
+            ahead.passes -= 1;
+            return Fault::Pass;
+        }
+        if std::mem::take(&mut ahead.then_loss) {
+            return Fault::Drop(DropReason::Loss);
+        }
+        let verdict = m.judge(now, rng);
+        if verdict == Fault::Pass {
+            Self::draw_ahead(m.p, ahead, rng);
+        }
+        verdict
+    }
+
+    /// Fills `ahead` with the verdicts of up to `AHEAD - 1` more segments.
+    #[cold]
+    #[inline(never)]
+    fn draw_ahead(p: f64, ahead: &mut Ahead, rng: &mut StreamRng) {
+        while ahead.passes < Self::AHEAD - 1 {
+            if chance(rng, p) {
+                ahead.then_loss = true;
+                return;
+            }
+            ahead.passes += 1;
         }
     }
 }
@@ -814,7 +869,13 @@ impl Link {
             apply(m.judge(now, rng))?;
         }
         if let Some(m) = &mut self.loss {
-            apply(m.judge(now, rng))?;
+            // Only the loss model draws when nothing follows it: no other model,
+            // no jitter.
+            apply(if self.more_faults || !self.jitter.is_zero() {
+                m.judge(now, rng)
+            } else {
+                m.judge_ahead(now, rng)
+            })?;
         }
         if self.more_faults {
             if let Some(m) = &mut self.duplication {

@@ -434,6 +434,63 @@ fn links_draw_only_from_their_own_stream() {
     assert_eq!(run(false), run(true));
 }
 
+/// Bernoulli loss, segment by segment, as the definition says: one draw per segment
+/// that no outage dropped, in order, lost when `chance(p)`.
+fn bernoulli_by_definition(cfg: &LinkConfig, p: f64, n: u64, stream: &str) -> Vec<Verdict> {
+    let mut r = rng(stream);
+    (0..n)
+        .map(|i| {
+            let now = at(us(10 * i));
+            let down = cfg
+                .outages
+                .iter()
+                .any(|o| at(o.from) <= now && now < at(o.until));
+            if down {
+                Verdict::Drop(DropReason::Outage)
+            } else if sim_core::rng::chance(&mut r, p) {
+                Verdict::Drop(DropReason::Loss)
+            } else {
+                Verdict::Deliver(now + cfg.delay)
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn bernoulli_verdicts_drawn_ahead_are_the_per_segment_draws() {
+    // A link whose only draw is the loss draw takes its verdicts from the stream
+    // dozens at a time: each segment must still get the verdict of its own draw,
+    // across losses in a row, long runs of passes, and an outage in the middle
+    // (where the link draws one by one, and no dropped segment draws).
+    for p in [1e-4, 0.01, 0.3, 0.99, 1.0] {
+        for outages in [
+            vec![],
+            vec![Outage {
+                from: us(20_000),
+                until: us(30_000),
+            }],
+        ] {
+            let cfg = LinkConfig {
+                delay: us(7),
+                loss: Loss::Bernoulli { p },
+                outages,
+                ..LinkConfig::default()
+            };
+            let n = 20_000;
+            let mut l = link(cfg.clone());
+            let mut r = rng("ahead");
+            let got: Vec<_> = (0..n)
+                .map(|i| l.transmit(at(us(10 * i)), 100, &mut r))
+                .collect();
+            assert_eq!(got, bernoulli_by_definition(&cfg, p, n, "ahead"), "p={p}");
+            let lost = got
+                .iter()
+                .filter(|v| **v == Verdict::Drop(DropReason::Loss));
+            assert_eq!(l.stats().lost, lost.count() as u64);
+        }
+    }
+}
+
 // ---- configuration ------------------------------------------------------------------
 
 #[test]
