@@ -890,7 +890,9 @@ impl Link {
 
     /// What the link does with a segment of `size_bytes` (the whole packet as it
     /// occupies the wire) handed to it at `now`. `now` must not decrease between
-    /// calls. Draws only from `rng`, which must be this link's own stream.
+    /// calls. Draws only from `rng`, which must be this link's own stream, used by
+    /// nothing else and passed at every call: the link may draw verdicts for
+    /// segments to come (Bernoulli loss draws ahead when it is the only draw).
     pub fn transmit(&mut self, now: SimTime, size_bytes: u32, rng: &mut StreamRng) -> Verdict {
         let (duplicate, extra) = match self.judge(now, rng) {
             Ok(judged) => judged,
