@@ -777,6 +777,10 @@ pub struct Link {
     /// Whether any fault model besides `loss` is present (outages, duplication,
     /// custom ones): only then are they consulted.
     more_faults: bool,
+    /// No other fault model, no jitter, no bandwidth limit: a segment that the
+    /// loss model passes arrives `delay` after it entered (see
+    /// [`Link::known_pass`]).
+    plain: bool,
     duplicated: u64,
     lost: u64,
     outage_drops: u64,
@@ -801,8 +805,10 @@ impl Link {
         let duplication = (config.duplicate > 0.0).then_some(Duplication {
             p: config.duplicate,
         });
+        let more_faults = outages.is_some() || duplication.is_some();
         Ok(Link {
-            more_faults: outages.is_some() || duplication.is_some(),
+            more_faults,
+            plain: !more_faults && config.jitter.is_zero() && config.bandwidth.is_none(),
             delay: config.delay,
             jitter: config.jitter,
             reorder: config.reorder,
@@ -838,6 +844,7 @@ impl Link {
     pub fn with_fault(mut self, fault: Box<dyn FaultModel>) -> Self {
         self.custom.push(fault);
         self.more_faults = true;
+        self.plain = false;
         self
     }
 
@@ -893,7 +900,36 @@ impl Link {
     /// calls. Draws only from `rng`, which must be this link's own stream, used by
     /// nothing else and passed at every call: the link may draw verdicts for
     /// segments to come (Bernoulli loss draws ahead when it is the only draw).
+    #[inline]
     pub fn transmit(&mut self, now: SimTime, size_bytes: u32, rng: &mut StreamRng) -> Verdict {
+        match self.known_pass(now) {
+            Some(at) => Verdict::Deliver(at),
+            None => self.transmit_judged(now, size_bytes, rng),
+        }
+    }
+
+    /// The arrival time of a segment entering at `now` if its verdict is known
+    /// without a draw to be a plain pass: a plain link (see `plain`) with no loss
+    /// model, or with Bernoulli verdicts drawn ahead that pass it. The common case,
+    /// kept small enough to inline into the caller.
+    #[inline]
+    fn known_pass(&mut self, now: SimTime) -> Option<SimTime> {
+        if !self.plain {
+            return None;
+        }
+        match &mut self.loss {
+            None => {}
+            Some(LossModel::Bernoulli(_, ahead)) if ahead.passes > 0 => ahead.passes -= 1,
+            Some(_) => return None,
+        }
+        self.delivered += 1;
+        Some(self.in_order(now + self.delay))
+    }
+
+    /// [`Link::transmit`] in every other case: the fault models' verdicts, the
+    /// queue, jitter and duplication.
+    #[inline(never)]
+    fn transmit_judged(&mut self, now: SimTime, size_bytes: u32, rng: &mut StreamRng) -> Verdict {
         let (duplicate, extra) = match self.judge(now, rng) {
             Ok(judged) => judged,
             Err(reason) => return self.drop(reason),
@@ -922,10 +958,17 @@ impl Link {
         if !self.jitter.is_zero() {
             t += SimDuration::from_nanos(below(rng, self.jitter.as_nanos().saturating_add(1)));
         }
-        if !self.reorder {
-            t = t.max(self.last_arrival);
-            self.last_arrival = t;
+        self.in_order(t)
+    }
+
+    /// `t`, or the previous arrival if that is later, unless reordering is allowed.
+    #[inline]
+    fn in_order(&mut self, t: SimTime) -> SimTime {
+        if self.reorder {
+            return t;
         }
+        let t = t.max(self.last_arrival);
+        self.last_arrival = t;
         t
     }
 
@@ -997,7 +1040,7 @@ mod tests {
         use std::mem::{align_of, offset_of, size_of};
         assert_eq!(align_of::<Link>(), 64);
         assert_eq!(size_of::<Option<LossModel>>(), 16);
-        let end = offset_of!(Link, more_faults) + 1;
+        let end = offset_of!(Link, plain) + 1;
         assert!(end <= 64, "the hot fields end at byte {end}");
         for hot in [
             offset_of!(Link, delay),
@@ -1007,6 +1050,7 @@ mod tests {
             offset_of!(Link, bandwidth),
             offset_of!(Link, delivered),
             offset_of!(Link, reorder),
+            offset_of!(Link, more_faults),
         ] {
             assert!(hot < end);
         }

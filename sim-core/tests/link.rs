@@ -459,10 +459,12 @@ fn bernoulli_by_definition(cfg: &LinkConfig, p: f64, n: u64, stream: &str) -> Ve
 #[test]
 fn bernoulli_verdicts_drawn_ahead_are_the_per_segment_draws() {
     // A link whose only draw is the loss draw takes its verdicts from the stream
-    // dozens at a time: each segment must still get the verdict of its own draw,
-    // across losses in a row, long runs of passes, and an outage in the middle
-    // (where the link draws one by one, and no dropped segment draws).
-    for p in [1e-4, 0.01, 0.3, 0.99, 1.0] {
+    // dozens at a time, and hands the passes out on a short path: each segment
+    // must still get the verdict of its own draw and its arrival time, and the
+    // counters must add up, across losses in a row, long runs of passes, no loss
+    // model at all (p = 0), and an outage in the middle (where the link draws one
+    // by one, and no dropped segment draws).
+    for p in [0.0, 1e-4, 0.01, 0.3, 0.99, 1.0] {
         for outages in [
             vec![],
             vec![Outage {
@@ -483,10 +485,11 @@ fn bernoulli_verdicts_drawn_ahead_are_the_per_segment_draws() {
                 .map(|i| l.transmit(at(us(10 * i)), 100, &mut r))
                 .collect();
             assert_eq!(got, bernoulli_by_definition(&cfg, p, n, "ahead"), "p={p}");
-            let lost = got
-                .iter()
-                .filter(|v| **v == Verdict::Drop(DropReason::Loss));
-            assert_eq!(l.stats().lost, lost.count() as u64);
+            let count = |want: fn(&Verdict) -> bool| got.iter().filter(|v| want(v)).count() as u64;
+            let stats = l.stats();
+            assert_eq!(stats.lost, count(|v| *v == Verdict::Drop(DropReason::Loss)));
+            assert_eq!(stats.delivered, count(|v| matches!(v, Verdict::Deliver(_))));
+            assert_eq!(stats.offered, n);
         }
     }
 }
