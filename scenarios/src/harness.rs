@@ -763,6 +763,7 @@ impl<'a> World<'a> {
     /// A segment reaching the switch at `at`: its receiving host and what that
     /// host's down-link does with it, or `None` for an address where nobody is (a
     /// silent or spoofed one).
+    #[inline(always)]
     fn switch(&mut self, at: SimTime, seg: &Segment) -> Option<(u32, Verdict)> {
         let h = host_of(seg.dst.addr, self.hosts.len())?;
         Some((h, self.links[2 * h as usize + 1].pass(at, seg)))
