@@ -614,7 +614,8 @@ struct Ahead {
 }
 
 impl LossModel {
-    /// Draws per pass of the stream in [`LossModel::judge_ahead`].
+    /// The most verdicts [`LossModel::judge_ahead`] draws at once: the
+    /// segment's own and those of the segments after it.
     const AHEAD: u32 = 64;
 
     /// The same verdict as [`FaultModel::judge`], for a link on which the loss
@@ -805,10 +806,9 @@ impl Link {
         let duplication = (config.duplicate > 0.0).then_some(Duplication {
             p: config.duplicate,
         });
-        let more_faults = outages.is_some() || duplication.is_some();
-        Ok(Link {
-            more_faults,
-            plain: !more_faults && config.jitter.is_zero() && config.bandwidth.is_none(),
+        let mut link = Link {
+            more_faults: outages.is_some() || duplication.is_some(),
+            plain: false,
             delay: config.delay,
             jitter: config.jitter,
             reorder: config.reorder,
@@ -826,7 +826,15 @@ impl Link {
             loss: config.loss.fault_model(),
             duplication,
             custom: Vec::new(),
-        })
+        };
+        link.plain = link.loss_draws_alone() && link.bandwidth.is_none();
+        Ok(link)
+    }
+
+    /// Whether the loss model's draw is the only draw of a segment: no other fault
+    /// model (which may draw), no jitter.
+    fn loss_draws_alone(&self) -> bool {
+        !self.more_faults && self.jitter.is_zero()
     }
 
     /// Whether every segment the link does not drop arrives exactly its delay after
@@ -875,13 +883,12 @@ impl Link {
         {
             apply(m.judge(now, rng))?;
         }
+        let alone = self.loss_draws_alone();
         if let Some(m) = &mut self.loss {
-            // Only the loss model draws when nothing follows it: no other model,
-            // no jitter.
-            apply(if self.more_faults || !self.jitter.is_zero() {
-                m.judge(now, rng)
-            } else {
+            apply(if alone {
                 m.judge_ahead(now, rng)
+            } else {
+                m.judge(now, rng)
             })?;
         }
         if self.more_faults {

@@ -435,9 +435,12 @@ fn links_draw_only_from_their_own_stream() {
 }
 
 /// Bernoulli loss, segment by segment, as the definition says: one draw per segment
-/// that no outage dropped, in order, lost when `chance(p)`.
+/// that no outage dropped (none for `p = 0`), in order, lost when `chance(p)`, then a jitter draw for
+/// one that passes (arrivals kept in order). Segments of 100 bytes enter every 10
+/// µs: a bandwidth limit, if any, is fast enough never to queue them.
 fn bernoulli_by_definition(cfg: &LinkConfig, p: f64, n: u64, stream: &str) -> Vec<Verdict> {
     let mut r = rng(stream);
+    let mut last = SimTime::ZERO;
     (0..n)
         .map(|i| {
             let now = at(us(10 * i));
@@ -447,10 +450,18 @@ fn bernoulli_by_definition(cfg: &LinkConfig, p: f64, n: u64, stream: &str) -> Ve
                 .any(|o| at(o.from) <= now && now < at(o.until));
             if down {
                 Verdict::Drop(DropReason::Outage)
-            } else if sim_core::rng::chance(&mut r, p) {
+            } else if p > 0.0 && sim_core::rng::chance(&mut r, p) {
                 Verdict::Drop(DropReason::Loss)
             } else {
-                Verdict::Deliver(now + cfg.delay)
+                let serialization = cfg
+                    .bandwidth
+                    .map_or(SimDuration::ZERO, |b| b.serialization_delay(100));
+                let jitter = match cfg.jitter.as_nanos() {
+                    0 => 0,
+                    j => sim_core::rng::below(&mut r, j + 1),
+                };
+                last = last.max(now + serialization + cfg.delay + SimDuration::from_nanos(jitter));
+                Verdict::Deliver(last)
             }
         })
         .collect()
@@ -462,20 +473,28 @@ fn bernoulli_verdicts_drawn_ahead_are_the_per_segment_draws() {
     // dozens at a time, and hands the passes out on a short path: each segment
     // must still get the verdict of its own draw and its arrival time, and the
     // counters must add up, across losses in a row, long runs of passes, no loss
-    // model at all (p = 0), and an outage in the middle (where the link draws one
-    // by one, and no dropped segment draws).
+    // model at all (p = 0), a bandwidth limit (drawn ahead, on the longer path),
+    // jitter (a second draw for each segment that passes: one by one), and an
+    // outage in the middle (where the link draws one by one, and no dropped
+    // segment draws).
+    let outage = Outage {
+        from: us(20_000),
+        until: us(30_000),
+    };
+    let gbps: Bandwidth = "10Gbps".parse().unwrap();
     for p in [0.0, 1e-4, 0.01, 0.3, 0.99, 1.0] {
-        for outages in [
-            vec![],
-            vec![Outage {
-                from: us(20_000),
-                until: us(30_000),
-            }],
+        for (outages, bandwidth, jitter) in [
+            (vec![], None, us(0)),
+            (vec![], Some(gbps), us(0)),
+            (vec![], None, us(30)),
+            (vec![outage.clone()], None, us(0)),
         ] {
             let cfg = LinkConfig {
                 delay: us(7),
+                jitter,
                 loss: Loss::Bernoulli { p },
                 outages,
+                bandwidth,
                 ..LinkConfig::default()
             };
             let n = 20_000;
