@@ -487,7 +487,7 @@ fn bernoulli_verdicts_drawn_ahead_are_the_per_segment_draws() {
             (vec![], None, us(0)),
             (vec![], Some(gbps), us(0)),
             (vec![], None, us(30)),
-            (vec![outage.clone()], None, us(0)),
+            (vec![outage], None, us(0)),
         ] {
             let cfg = LinkConfig {
                 delay: us(7),
