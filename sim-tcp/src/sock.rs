@@ -155,10 +155,7 @@ impl Deadline {
 /// Per-connection counters that end up in the [`SocketRecord`].
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Tally {
-    pub established_at: Option<SimTime>,
     pub retransmits: u32,
-    pub bytes_sent: u64,
-    pub bytes_delivered: u64,
     pub bytes_discarded: u64,
     pub stale_accepted: u32,
     pub rsts_sent: u32,
@@ -349,9 +346,6 @@ impl Sock {
             delta,
         );
         self.state = to;
-        if to == State::Established && self.tally.established_at.is_none() {
-            self.tally.established_at = Some(cx.now);
-        }
     }
 
     /// The record of this connection, now that it is over.
@@ -363,11 +357,8 @@ impl Sock {
             remote: self.remote,
             active_open: !self.passive,
             path: self.path,
-            established_at: t.established_at,
             closed_at,
             retransmits: t.retransmits,
-            bytes_sent: t.bytes_sent,
-            bytes_delivered: t.bytes_delivered,
             bytes_discarded: t.bytes_discarded,
             stale_accepted: t.stale_accepted,
             rsts_sent: t.rsts_sent,
@@ -1006,23 +997,8 @@ impl Sock {
         }
     }
 
-    /// New cumulative ACK: RFC 6298 RTT sample (Karn), timer restart, byte counts.
+    /// New cumulative ACK: RFC 6298 RTT sample (Karn), timer restart.
     fn ack_advance(&mut self, cx: &mut Cx, ack: Seq) {
-        let acked_from = self.snd_una;
-        // Data bytes newly acknowledged: exclude SYN (at iss) and FIN (at write_seq).
-        let data_lo = if acked_from == self.iss {
-            self.iss + 1
-        } else {
-            acked_from
-        };
-        let data_hi = if ack.gt(self.write_seq) {
-            self.write_seq
-        } else {
-            ack
-        };
-        if data_lo.lt(data_hi) {
-            self.tally.bytes_sent += u64::from(data_hi.wrapping_sub(data_lo));
-        }
         self.snd_una = ack;
         if self.snd_nxt.lt(ack) {
             self.snd_nxt = ack;
@@ -1172,7 +1148,6 @@ impl Sock {
                     if seg.seq.le(self.rcv_nxt) && new > 0 {
                         self.rcv_nxt += new;
                         self.rcv_unread += u64::from(new);
-                        self.tally.bytes_delivered += u64::from(new);
                         self.note_stale(cx, seg);
                         self.event(
                             cx,

@@ -73,7 +73,10 @@ impl fmt::Debug for Path {
 }
 
 /// One connection's accounting, emitted in [`crate::AppEvent::Finished`] when the
-/// socket (including its TIME_WAIT or FIN_WAIT_2 mini-socket) is gone.
+/// socket (including its TIME_WAIT or FIN_WAIT_2 mini-socket) is gone. Like
+/// Linux's `tcp_timewait_sock`, a mini-socket keeps only what TIME_WAIT needs and
+/// these counters: no byte counts of the transfer, no establishment time (the
+/// applications see those as they happen: `Connected`, `Accepted`, `Readable`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SocketRecord {
     pub conn: ConnId,
@@ -84,14 +87,9 @@ pub struct SocketRecord {
     /// States from the first after CLOSED to the final CLOSED. A passive child
     /// starts at SYN_RCVD: the listener is a separate socket that stays in LISTEN.
     pub path: Path,
-    pub established_at: Option<SimTime>,
     pub closed_at: SimTime,
     /// Segments (SYN, data, FIN) sent again by the retransmission timer.
     pub retransmits: u32,
-    /// Payload bytes the peer acknowledged.
-    pub bytes_sent: u64,
-    /// Payload bytes received in order (made readable to the application).
-    pub bytes_delivered: u64,
     /// Bytes lost to an abortive close: unsent or unacknowledged send data plus
     /// unread received data.
     pub bytes_discarded: u64,
