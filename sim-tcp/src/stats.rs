@@ -73,10 +73,11 @@ impl fmt::Debug for Path {
 }
 
 /// One connection's accounting, emitted in [`crate::AppEvent::Finished`] when the
-/// socket (including its TIME_WAIT or FIN_WAIT_2 mini-socket) is gone. Like
-/// Linux's `tcp_timewait_sock`, a mini-socket keeps only what TIME_WAIT needs and
-/// these counters: no byte counts of the transfer, no establishment time (the
-/// applications see those as they happen: `Connected`, `Accepted`, `Readable`).
+/// socket (including its TIME_WAIT or FIN_WAIT_2 mini-socket) is gone. It holds
+/// what a mini-socket keeps to the end, which, as in Linux's `tcp_timewait_sock`,
+/// is what TIME_WAIT needs plus these counters: the transfer's byte counts and
+/// establishment time are not among them (the applications see those as they
+/// happen: `Connected`, `Accepted`, `Readable`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SocketRecord {
     pub conn: ConnId,
