@@ -613,6 +613,18 @@ struct Ahead {
     then_loss: bool,
 }
 
+impl Ahead {
+    /// Hands out one of the passes drawn ahead, if any is left.
+    #[inline]
+    fn take_pass(&mut self) -> bool {
+        let any = self.passes > 0;
+        if any {
+            self.passes -= 1;
+        }
+        any
+    }
+}
+
 impl LossModel {
     /// The most verdicts [`LossModel::judge_ahead`] draws at once: the
     /// segment's own and those of the segments after it.
@@ -631,8 +643,7 @@ impl LossModel {
         let LossModel::Bernoulli(m, ahead) = self else {
             return self.judge(now, rng);
         };
-        if ahead.passes > 0 {
-            ahead.passes -= 1;
+        if ahead.take_pass() {
             return Fault::Pass;
         }
         if std::mem::take(&mut ahead.then_loss) {
@@ -924,10 +935,13 @@ impl Link {
         if !self.plain {
             return None;
         }
-        match &mut self.loss {
-            None => {}
-            Some(LossModel::Bernoulli(_, ahead)) if ahead.passes > 0 => ahead.passes -= 1,
-            Some(_) => return None,
+        let passes = match &mut self.loss {
+            None => true,
+            Some(LossModel::Bernoulli(_, ahead)) => ahead.take_pass(),
+            Some(LossModel::GilbertElliott(_)) => false,
+        };
+        if !passes {
+            return None;
         }
         self.delivered += 1;
         Some(self.in_order(now + self.delay))
