@@ -639,7 +639,7 @@ impl Host {
         let gone = self.demux.remove(key(port, remote), idx);
         debug_assert!(gone);
         if ephemeral {
-            self.release_port(port, stats);
+            self.release_port(port, remote, stats);
         }
         self.io
             .events
@@ -690,22 +690,22 @@ impl Host {
         let gone = self.demux.remove(key(port, remote), MINI | t);
         debug_assert!(gone);
         if eph {
-            self.release_port(port, stats);
+            self.release_port(port, remote, stats);
         }
         self.io
             .events
             .push_back((SocketId::DETACHED, conn, AppEvent::Finished(rec)));
     }
 
-    fn acquire_port(&mut self, port: u16, stats: &mut Stats) {
-        if self.ports.acquire(port) {
+    fn acquire_port(&mut self, port: u16, remote: SockAddr, stats: &mut Stats) {
+        if self.ports.acquire(port, remote) {
             stats.ports.add(1);
             stats.mem(self.cost.bind_bucket as i64);
         }
     }
 
-    fn release_port(&mut self, port: u16, stats: &mut Stats) {
-        if self.ports.release(port) {
+    fn release_port(&mut self, port: u16, remote: SockAddr, stats: &mut Stats) {
+        if self.ports.release(port, remote) {
             stats.ports.add(-1);
             stats.mem(-(self.cost.bind_bucket as i64));
         }
@@ -953,7 +953,7 @@ impl Host {
             }
             None => self.isn(now, port, remote),
         };
-        self.acquire_port(port, stats);
+        self.acquire_port(port, remote, stats);
         let idx = self.new_sock(now, port, remote, conn, iss);
         let id = self.with_sock(now, idx, stats, |s, cx| {
             s.ephemeral = true;
@@ -968,6 +968,14 @@ impl Host {
     /// other; a port is usable unless a socket (TIME_WAIT included, unless
     /// `tcp_tw_reuse` allows taking it) holds this 4-tuple. Returns the port and the
     /// TIME_WAIT to take over, if any.
+    ///
+    /// Linux tries the ports one by one, and so does this, except where that
+    /// would only cost time: when every port held is held toward `remote` and no
+    /// TIME_WAIT may be taken over, every held port is unusable, and the scan
+    /// jumps to the next one free ([`PortSet::next_unheld`]), with the same
+    /// result and the same count of ports tried (which moves the perturbation
+    /// table on). A client host near exhaustion otherwise tries thousands of
+    /// ports per connect().
     fn pick_port(&mut self, now: SimTime, remote: SockAddr) -> Option<(u16, Option<u32>)> {
         let [lo, hi] = self.cfg.local_port_range;
         let low = u32::from(lo);
@@ -1000,6 +1008,7 @@ impl Host {
             2 => remote.addr.is_loopback() || remote.addr == self.addr,
             _ => false,
         };
+        let skip_held = !reuse_ok && self.ports.all_toward(remote);
         loop {
             let mut port = low + offset;
             let mut i = 0;
@@ -1015,6 +1024,11 @@ impl Host {
                     // children (on the listener's port) have local ports: no
                     // socket, full or mini, uses this one (nor the table line).
                     Some(None)
+                } else if skip_held {
+                    let next = self.ports.next_unheld(port, high);
+                    i += next - port;
+                    port = next;
+                    continue;
                 } else {
                     match self.lookup(p, remote) {
                         None => Some(None),

@@ -7,9 +7,14 @@ use common::*;
 use sim_tcp::*;
 
 fn connect_to(tb: &mut Tb, dst: SockAddr, conn: u64) -> Result<u16, Errno> {
-    tb.host.connect(tb.now, dst, ConnId(conn), &mut tb.stats)?;
+    connect_sock(tb, dst, conn).map(|(port, _)| port)
+}
+
+/// connect(): the port its SYN leaves from, and the socket.
+fn connect_sock(tb: &mut Tb, dst: SockAddr, conn: u64) -> Result<(u16, SocketId), Errno> {
+    let id = tb.host.connect(tb.now, dst, ConnId(conn), &mut tb.stats)?;
     let syn = tb.host.poll_transmit().unwrap();
-    Ok(syn.src.port)
+    Ok((syn.src.port, id))
 }
 
 #[test]
@@ -38,6 +43,66 @@ fn parity_split_then_exhaustion() {
     assert_eq!(
         tb.stats.ports.current, 6,
         "no new port: shared with the first destination"
+    );
+}
+
+/// Near exhaustion toward one destination, connect() jumps over held ports a
+/// word at a time; it must still take exactly what Linux's scan, port by port,
+/// takes: every port, the low end's parity first, then the freed ones, that
+/// parity first, with or without a socket toward another destination (which
+/// makes every held port worth a look).
+#[test]
+fn crowded_range_yields_the_freed_ports_low_parity_first() {
+    // 300 ports over five bitmap words, starting at an odd port.
+    let (lo, hi) = (40001u16, 40300u16);
+    let mut tb = Tb::new(TcpConfig {
+        local_port_range: [lo, hi],
+        ..cfg()
+    });
+    let dst = tb.peer;
+    let mut socks = std::collections::BTreeMap::new();
+    let mut order = Vec::new();
+    for i in 0..300 {
+        let (port, id) = connect_sock(&mut tb, dst, i + 1).unwrap();
+        assert!(socks.insert(port, id).is_none(), "port {port} taken twice");
+        order.push(port);
+    }
+    assert!(order[..150].iter().all(|p| p % 2 == lo % 2), "{order:?}");
+    assert!(order[150..].iter().all(|p| p % 2 != lo % 2), "{order:?}");
+    assert_eq!(connect_to(&mut tb, dst, 999), Err(Errno::EADDRNOTAVAIL));
+    let mut free_then_take = |tb: &mut Tb, freed: [u16; 2], why: &str| {
+        for port in freed {
+            let (now, id) = (tb.now, socks[&port]);
+            tb.host.close(now, id, Linger::Abort, &mut tb.stats);
+        }
+        tb.take();
+        // The low end's parity first.
+        let mut want = freed;
+        want.sort_by_key(|p| p % 2 != lo % 2);
+        for want in want {
+            let (port, id) = connect_sock(tb, dst, 2000).unwrap();
+            assert_eq!(port, want, "{why}");
+            socks.insert(port, id);
+        }
+        assert_eq!(
+            connect_to(tb, dst, 2001),
+            Err(Errno::EADDRNOTAVAIL),
+            "{why}"
+        );
+    };
+    free_then_take(
+        &mut tb,
+        [40100, 40263],
+        "every socket toward one destination",
+    );
+    // A socket toward another destination shares a port, which then stays held
+    // by it alone: usable toward the first destination, though held.
+    let shared = connect_to(&mut tb, SockAddr::new(PEER, 443), 3000).unwrap();
+    let other_parity = if shared % 2 == 0 { 40263 } else { 40100 };
+    free_then_take(
+        &mut tb,
+        [shared, other_parity],
+        "a port held toward another",
     );
 }
 
