@@ -3,7 +3,11 @@
 //! closes first, server closes; TIME_WAIT expiries run): 11 segments each. Delivery
 //! is immediate, so this measures the stack, not a scheduler.
 //!
-//! Also prints the simulator's heap bytes per TIME_WAIT socket at 10^6.
+//! Also prints the simulator's heap bytes per TIME_WAIT socket at 10^6, and times
+//! connect() on a client host holding 90 % of its ports (`connect_near_exhaustion`):
+//! toward the one destination every held port points to (the scan jumps over held
+//! ports), and the same with one more socket toward another destination (the scan
+//! looks each held port up, as Linux does).
 //!
 //! `cargo bench -p sim-tcp --bench endpoint_pair -- --noplot`
 
@@ -75,6 +79,31 @@ fn time_wait_footprint() {
     println!("time_wait_footprint: {N} TIME_WAIT sockets, {per:.0} simulator heap bytes each");
 }
 
+/// A client host holding 90 % of the default port range toward `dst` (plus one
+/// socket toward `other`, if given); the measured step is a connect() to `dst`
+/// and its abort, which frees the port again.
+fn crowded_host(other: Option<SockAddr>) -> impl FnMut() -> u16 {
+    let mut h = Host::new(common::US, TcpConfig::default(), CostModel::default(), 1);
+    let mut st = Stats::new();
+    let now = SimTime::ZERO;
+    let dst = SockAddr::new(common::PEER, 80);
+    for i in 0..25_400 {
+        h.connect(now, dst, ConnId(i), &mut st).unwrap();
+    }
+    if let Some(other) = other {
+        h.connect(now, other, ConnId(0), &mut st).unwrap();
+    }
+    while h.poll_transmit().is_some() {}
+    move || {
+        let id = h.connect(now, dst, ConnId(1), &mut st).unwrap();
+        let port = h.local_port(id).unwrap();
+        h.close(now, id, Linger::Abort, &mut st);
+        while h.poll_transmit().is_some() {}
+        while h.poll_event().is_some() {}
+        port
+    }
+}
+
 fn bench(cr: &mut Criterion) {
     const N: u64 = 10_000;
     let per_run = lifecycles(N);
@@ -89,6 +118,14 @@ fn bench(cr: &mut Criterion) {
     g.bench_function("segments_10k_lifecycles", |b| {
         b.iter(|| black_box(lifecycles(black_box(N))))
     });
+    g.finish();
+    let mut g = cr.benchmark_group("connect_near_exhaustion");
+    g.throughput(Throughput::Elements(1));
+    let other = SockAddr::new(Addr(common::PEER.0 + 1), 80);
+    for (name, other) in [("one_destination", None), ("two_destinations", Some(other))] {
+        let mut step = crowded_host(other);
+        g.bench_function(name, |b| b.iter(|| black_box(step())));
+    }
     g.finish();
 }
 
