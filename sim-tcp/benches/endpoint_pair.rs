@@ -4,9 +4,10 @@
 //! is immediate, so this measures the stack, not a scheduler.
 //!
 //! Also prints the simulator's heap bytes per TIME_WAIT socket at 10^6, and times
-//! connect() on a client host holding 90 % of its ports (`connect_near_exhaustion`):
-//! toward the one destination every held port points to (the scan jumps over held
-//! ports), and the same with one more socket toward another destination (the scan
+//! connect() on a client host holding 90 % of its ports toward one destination
+//! (`connect_near_exhaustion`): alone (the scan jumps over the ports held toward it),
+//! with one more socket toward a second destination (still tracked apart, still
+//! jumps), and with one toward each of `MAX_DESTS` = 8 more (untracked: the scan
 //! looks each held port up, as Linux does).
 //!
 //! `cargo bench -p sim-tcp --bench endpoint_pair -- --noplot`
@@ -79,10 +80,10 @@ fn time_wait_footprint() {
     println!("time_wait_footprint: {N} TIME_WAIT sockets, {per:.0} simulator heap bytes each");
 }
 
-/// A client host holding 90 % of the default port range toward `dst` (plus one
-/// socket toward `other`, if given); the measured step is a connect() to `dst`
-/// and its abort, which frees the port again.
-fn crowded_host(other: Option<SockAddr>) -> impl FnMut() -> u16 {
+/// A client host holding 90 % of the default port range toward one destination,
+/// plus one socket toward each of `others` more; the measured step is a connect()
+/// toward the first and its abort, which frees the port again.
+fn crowded_host(others: u32) -> impl FnMut() -> u16 {
     let mut h = Host::new(common::US, TcpConfig::default(), CostModel::default(), 1);
     let mut st = Stats::new();
     let now = SimTime::ZERO;
@@ -90,7 +91,8 @@ fn crowded_host(other: Option<SockAddr>) -> impl FnMut() -> u16 {
     for i in 0..25_400 {
         h.connect(now, dst, ConnId(i), &mut st).unwrap();
     }
-    if let Some(other) = other {
+    for k in 1..=others {
+        let other = SockAddr::new(Addr(common::PEER.0 + k), 80);
         h.connect(now, other, ConnId(0), &mut st).unwrap();
     }
     while h.poll_transmit().is_some() {}
@@ -121,9 +123,12 @@ fn bench(cr: &mut Criterion) {
     g.finish();
     let mut g = cr.benchmark_group("connect_near_exhaustion");
     g.throughput(Throughput::Elements(1));
-    let other = SockAddr::new(Addr(common::PEER.0 + 1), 80);
-    for (name, other) in [("one_destination", None), ("two_destinations", Some(other))] {
-        let mut step = crowded_host(other);
+    for (name, others) in [
+        ("one_destination", 0),
+        ("two_destinations", 1),
+        ("nine_destinations", 8),
+    ] {
+        let mut step = crowded_host(others);
         g.bench_function(name, |b| b.iter(|| black_box(step())));
     }
     g.finish();

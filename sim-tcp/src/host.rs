@@ -970,12 +970,12 @@ impl Host {
     /// TIME_WAIT to take over, if any.
     ///
     /// Linux tries the ports one by one, and so does this, except where that
-    /// would only cost time: when every port held is held toward `remote` and no
-    /// TIME_WAIT may be taken over, every held port is unusable, and the scan
-    /// jumps to the next one free ([`PortSet::next_unheld`]), with the same
-    /// result and the same count of ports tried (which moves the perturbation
-    /// table on). A client host near exhaustion otherwise tries thousands of
-    /// ports per connect().
+    /// would only cost time: when no TIME_WAIT may be taken over, a port held
+    /// toward `remote` is unusable, and where the ports held toward it are
+    /// tracked ([`PortSet::toward`]) the scan jumps to the next port not held
+    /// toward it ([`PortSet::next_untaken`]), with the same result and the same
+    /// count of ports tried (which moves the perturbation table on). A client
+    /// host near exhaustion otherwise tries thousands of ports per connect().
     fn pick_port(&mut self, now: SimTime, remote: SockAddr) -> Option<(u16, Option<u32>)> {
         let [lo, hi] = self.cfg.local_port_range;
         let low = u32::from(lo);
@@ -1008,7 +1008,11 @@ impl Host {
             2 => remote.addr.is_loopback() || remote.addr == self.addr,
             _ => false,
         };
-        let skip_held = !reuse_ok && self.ports.all_toward(remote);
+        let toward = if reuse_ok {
+            None
+        } else {
+            self.ports.toward(remote)
+        };
         loop {
             let mut port = low + offset;
             let mut i = 0;
@@ -1024,8 +1028,10 @@ impl Host {
                     // children (on the listener's port) have local ports: no
                     // socket, full or mini, uses this one (nor the table line).
                     Some(None)
-                } else if skip_held {
-                    let next = self.ports.next_unheld(port, high);
+                } else if let Some(t) = toward
+                    && self.ports.taken(t, p)
+                {
+                    let next = self.ports.next_untaken(t, port, high);
                     i += next - port;
                     port = next;
                     continue;

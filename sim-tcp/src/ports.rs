@@ -11,9 +11,11 @@ use crate::segment::SockAddr;
 /// busy client holds) plus, for the rare port held by more than one socket (toward
 /// different peers), the count of the others. Acquire and release touch one word.
 ///
-/// It also knows whether every holder points to one destination
-/// ([`PortSet::all_toward`]), which lets the port scan skip held ports a word at
-/// a time.
+/// It also knows, for up to [`MAX_DESTS`] destinations at once, which ports are
+/// held toward each ([`PortSet::toward`]): the port scan skips those a word at a
+/// time. A host whose sockets all point to one destination (a client's usual
+/// state) needs no second bitmap for it: the ports held toward it are the ports
+/// held.
 #[derive(Default)]
 pub(crate) struct PortSet {
     /// First port of the range (bit 0).
@@ -23,11 +25,36 @@ pub(crate) struct PortSet {
     held: Vec<u64>,
     /// Sockets beyond the first on a port held by more than one.
     shared: LookupMap<u16, u32>,
-    /// Sockets holding a port, and how many of them point to `sole` (the
-    /// destination of the first socket since none held one).
+    /// Sockets holding a port.
     holders: u32,
-    sole: SockAddr,
-    toward_sole: u32,
+    /// The destinations with holders (`Dest::holders > 0`), and free entries.
+    dests: Vec<Dest>,
+    /// A socket came toward a destination when all [`MAX_DESTS`] entries were in
+    /// use: nothing is tracked until no port is held.
+    overflow: bool,
+}
+
+/// Destinations tracked at once per host.
+pub(crate) const MAX_DESTS: usize = 8;
+
+/// The ports held toward one destination.
+struct Dest {
+    remote: SockAddr,
+    holders: u32,
+    /// A bitmap like [`PortSet::held`]'s, or empty while this is the one
+    /// destination with holders: then it is `held`.
+    bits: Vec<u64>,
+}
+
+/// A destination tracked by a [`PortSet`], from [`PortSet::toward`]; valid until
+/// the set changes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Toward(usize);
+
+/// Bit `i` of a bitmap (0 past its end).
+#[inline]
+fn test(bits: &[u64], i: usize) -> bool {
+    bits.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
 }
 
 impl PortSet {
@@ -36,8 +63,6 @@ impl PortSet {
         PortSet {
             base: lo,
             len: usize::from(hi.saturating_sub(lo)) + 1,
-            held: Vec::new(),
-            shared: LookupMap::default(),
             ..PortSet::default()
         }
     }
@@ -54,25 +79,20 @@ impl PortSet {
     #[inline]
     pub fn held(&self, port: u16) -> bool {
         let i = usize::from(port.wrapping_sub(self.base));
-        i < self.len
-            && self
-                .held
-                .get(i / 64)
-                .is_some_and(|w| w & (1 << (i % 64)) != 0)
+        i < self.len && test(&self.held, i)
     }
 
-    /// One more socket, toward `remote`, holds `port`; true if it is the first.
+    /// One more socket, toward `remote`, holds `port` (none toward `remote` held it:
+    /// a 4-tuple is unique); true if it is the first.
     #[inline]
     pub fn acquire(&mut self, port: u16, remote: SockAddr) -> bool {
         let (w, b) = self.bit(port);
-        if self.holders == 0 {
-            self.sole = remote;
-        }
-        self.holders += 1;
-        self.toward_sole += u32::from(remote == self.sole);
         if self.held.is_empty() {
             self.held = vec![0; self.len.div_ceil(64)];
         }
+        // Before `held` changes: a bitmap copied from it must not have this port.
+        self.track(w, b, remote);
+        self.holders += 1;
         if self.held[w] & b == 0 {
             self.held[w] |= b;
             true
@@ -86,8 +106,18 @@ impl PortSet {
     /// was the last.
     #[inline]
     pub fn release(&mut self, port: u16, remote: SockAddr) -> bool {
+        let (w, b) = self.bit(port);
         self.holders -= 1;
-        self.toward_sole -= u32::from(remote == self.sole);
+        if self.overflow {
+            self.overflow = self.holders > 0;
+        } else {
+            let i = self.find(remote).expect("a destination with holders");
+            let d = &mut self.dests[i];
+            d.holders -= 1;
+            if !d.bits.is_empty() {
+                d.bits[w] &= !b;
+            }
+        }
         if !self.shared.is_empty()
             && let Some(n) = self.shared.get_mut(&port)
         {
@@ -97,27 +127,114 @@ impl PortSet {
             }
             return false;
         }
-        let (w, b) = self.bit(port);
         let word = self.held.get_mut(w).expect("a port was acquired");
         assert!(*word & b != 0, "port {port} held");
         *word &= !b;
         true
     }
 
-    /// Whether every socket holding a port points to `remote` (true when none
-    /// holds one): then a held port is one whose 4-tuple toward `remote` is taken.
+    /// The entry of `remote`, if it has holders.
     #[inline]
-    pub fn all_toward(&self, remote: SockAddr) -> bool {
-        self.toward_sole == self.holders && (self.holders == 0 || self.sole == remote)
+    fn find(&self, remote: SockAddr) -> Option<usize> {
+        let mut i = 0;
+        while i < self.dests.len() {
+            let d = &self.dests[i];
+            if d.remote == remote && d.holders > 0 {
+                return Some(i);
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// Counts a socket toward `remote` on the port at word `w`, bit `b`.
+    #[inline]
+    fn track(&mut self, w: usize, b: u64, remote: SockAddr) {
+        if self.overflow {
+            return;
+        }
+        let Some(i) = self.find(remote).or_else(|| self.add_dest(remote)) else {
+            return;
+        };
+        let d = &mut self.dests[i];
+        d.holders += 1;
+        if !d.bits.is_empty() {
+            d.bits[w] |= b;
+        }
+    }
+
+    /// An entry for `remote`, toward which no port is held; `None` (and
+    /// [`PortSet::overflow`]) when [`MAX_DESTS`] destinations have holders.
+    #[cold]
+    fn add_dest(&mut self, remote: SockAddr) -> Option<usize> {
+        let others = self.holders > 0;
+        if others {
+            // The one destination so far had `held` for its bitmap: no longer.
+            let held = &self.held;
+            for d in self.dests.iter_mut().filter(|d| d.holders > 0) {
+                if d.bits.is_empty() {
+                    d.bits = held.clone();
+                }
+            }
+        }
+        let i = match self.dests.iter().position(|d| d.holders == 0) {
+            Some(i) => i,
+            None if self.dests.len() < MAX_DESTS => {
+                self.dests.push(Dest {
+                    remote,
+                    holders: 0,
+                    bits: Vec::new(),
+                });
+                self.dests.len() - 1
+            }
+            None => {
+                self.overflow = true;
+                self.dests.clear();
+                return None;
+            }
+        };
+        // A free entry's bitmap is empty or all zeros (each release cleared its bit).
+        let d = &mut self.dests[i];
+        d.remote = remote;
+        if others && d.bits.is_empty() {
+            d.bits = vec![0; self.held.len()];
+        }
+        Some(i)
+    }
+
+    /// The ports held toward `remote`, if they are tracked: always while sockets
+    /// point to at most [`MAX_DESTS`] destinations at once. `None` also when no
+    /// port is held toward `remote`.
+    #[inline]
+    pub fn toward(&self, remote: SockAddr) -> Option<Toward> {
+        if self.overflow {
+            None
+        } else {
+            self.find(remote).map(Toward)
+        }
+    }
+
+    fn bits(&self, t: Toward) -> &[u64] {
+        match &self.dests[t.0].bits {
+            b if b.is_empty() => &self.held,
+            b => b,
+        }
+    }
+
+    /// Whether a socket toward `t`'s destination holds `port` (in the range).
+    #[inline]
+    pub fn taken(&self, t: Toward, port: u16) -> bool {
+        test(self.bits(t), usize::from(port - self.base))
     }
 
     /// The first port from `from` on, in steps of two (the ports of one parity, as
-    /// Linux's scan takes them), below `end`, that no socket holds; else the first
-    /// port of that parity at or past `end`. Reads 64 ports a word. `from` and
-    /// `end - 1` are in the range, `from < end`.
-    pub fn next_unheld(&self, from: u32, end: u32) -> u32 {
+    /// Linux's scan takes them), below `end`, that no socket toward `t`'s
+    /// destination holds; else the first port of that parity at or past `end`.
+    /// Reads 64 ports a word. `from` and `end - 1` are in the range, `from < end`.
+    pub fn next_untaken(&self, t: Toward, from: u32, end: u32) -> u32 {
         let base = u32::from(self.base);
         debug_assert!(base <= from && from < end && end <= base + self.len as u32);
+        let bits = self.bits(t);
         let (start, stop) = ((from - base) as usize, (end - base) as usize);
         // Bit k of a word is port index 64w + k: same parity as k.
         let parity = if start % 2 == 0 {
@@ -128,7 +245,7 @@ impl PortSet {
         let mut j = start;
         while j < stop {
             let w = j / 64;
-            let word = self.held.get(w).copied().unwrap_or(0);
+            let word = bits.get(w).copied().unwrap_or(0);
             let free = !word & parity & (!0u64 << (j % 64));
             if free != 0 {
                 let q = w * 64 + free.trailing_zeros() as usize;
@@ -146,6 +263,12 @@ impl PortSet {
     /// control byte).
     pub fn heap_bytes(&self) -> usize {
         self.held.capacity() * 8
+            + self.dests.capacity() * std::mem::size_of::<Dest>()
+            + self
+                .dests
+                .iter()
+                .map(|d| d.bits.capacity() * 8)
+                .sum::<usize>()
             + self.shared.capacity() * 8 / 7 * (std::mem::size_of::<(u16, u32)>() + 1)
     }
 }
@@ -198,7 +321,7 @@ impl<V> PortMap<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
 
     #[test]
     fn port_map_behaves_like_a_map() {
@@ -226,21 +349,23 @@ mod tests {
         assert!(map.entries.windows(2).all(|w| w[0].0 < w[1].0));
     }
 
-    /// One of three destinations, the first `1 - 2/n` of the time.
-    fn some_remote(rng: &mut crate::hash::SplitMix, n: u32) -> SockAddr {
-        let addr = crate::segment::Addr(0x0a00_0001 + rng.below(n).saturating_sub(n - 3));
-        SockAddr::new(addr, 80)
+    fn dest(i: u32) -> SockAddr {
+        SockAddr::new(crate::segment::Addr(0x0a00_0001 + i), 80)
     }
 
-    #[test]
-    fn counts_holders_like_a_map() {
+    /// Sockets toward `n` destinations (the first most of the time, so that it
+    /// is often the only one with holders), acquired and released at random
+    /// against a model of every socket; every 10,000 steps all are released. With
+    /// more destinations than [`MAX_DESTS`] tracking overflows now and then.
+    fn holders_like_a_model(n: u32, seed: u64) -> [u32; 3] {
         // A small range, so ports are shared often; its ends included.
         let (lo, hi) = (1000u16, 1200u16);
         let mut set = PortSet::new([lo, hi]);
         // Each port's holders, by destination.
         let mut model: BTreeMap<u16, Vec<SockAddr>> = BTreeMap::new();
-        let mut rng = crate::hash::SplitMix::new(5);
-        let mut sole_seen = 0;
+        let mut overflow = false;
+        let mut rng = crate::hash::SplitMix::new(seed);
+        let mut seen = [0; 3]; // steps with one destination held, several, overflow
         for step in 0..100_000 {
             let port = lo + rng.below(u32::from(hi - lo) + 1) as u16;
             let holders = model.entry(port).or_default();
@@ -250,32 +375,60 @@ mod tests {
                 let remote = holders.swap_remove(i);
                 assert_eq!(set.release(port, remote), holders.is_empty(), "step {step}");
             } else {
-                // Mostly one destination, so that all holders often point to it.
-                let remote = some_remote(&mut rng, 400);
-                assert_eq!(set.acquire(port, remote), holders.is_empty(), "step {step}");
+                let remote = dest(rng.below(n * 30).saturating_sub(29 * n + 1));
+                if holders.contains(&remote) {
+                    // A 4-tuple is held once.
+                    continue;
+                }
+                let first = holders.is_empty();
                 holders.push(remote);
+                let dests: BTreeSet<SockAddr> = model.values().flatten().copied().collect();
+                overflow |= dests.len() > MAX_DESTS;
+                assert_eq!(set.acquire(port, remote), first, "step {step}");
+            }
+            if step % 10_000 == 9_999 {
+                for (&port, holders) in &mut model {
+                    for remote in holders.drain(..).rev() {
+                        set.release(port, remote);
+                    }
+                }
             }
             model.retain(|_, h| !h.is_empty());
+            overflow &= !model.is_empty();
+            assert_eq!(set.overflow, overflow, "step {step}");
             let probe = lo - 1 + rng.below(u32::from(hi - lo) + 3) as u16;
             assert_eq!(set.held(probe), model.contains_key(&probe), "step {step}");
-            let remote = some_remote(&mut rng, 3);
-            let sole = model.values().flatten().all(|&r| r == remote);
-            sole_seen += u32::from(sole && !model.is_empty());
-            assert_eq!(set.all_toward(remote), sole, "step {step}");
-        }
-        assert!(
-            (2_000..50_000).contains(&sole_seen),
-            "both cases occur: {sole_seen}"
-        );
-        let remote = some_remote(&mut rng, 3);
-        for port in [lo, hi] {
-            let holders = model.entry(port).or_default();
+            let remote = dest(rng.below(n));
+            let taken: BTreeSet<u32> = model
+                .iter()
+                .filter(|(_, h)| h.contains(&remote))
+                .map(|(&p, _)| u32::from(p))
+                .collect();
+            let toward = set.toward(remote);
             assert_eq!(
-                set.acquire(port, remote),
-                holders.is_empty(),
-                "range end {port}"
+                toward.is_some(),
+                !overflow && !taken.is_empty(),
+                "step {step}"
             );
-            holders.push(remote);
+            if let Some(t) = toward {
+                let many = model.values().flatten().any(|&r| r != remote);
+                seen[usize::from(many)] += 1;
+                for _ in 0..8 {
+                    let from = u32::from(lo) + rng.below(u32::from(hi - lo) + 1);
+                    let end = from + 1 + rng.below(u32::from(hi) + 1 - from);
+                    assert_eq!(
+                        set.taken(t, from as u16),
+                        taken.contains(&from),
+                        "step {step}"
+                    );
+                    let mut want = from;
+                    while want < end && taken.contains(&want) {
+                        want += 2;
+                    }
+                    assert_eq!(set.next_untaken(t, from, end), want, "step {step}");
+                }
+            }
+            seen[2] += u32::from(overflow);
         }
         for (port, holders) in model {
             for (k, &remote) in holders.iter().enumerate().rev() {
@@ -284,11 +437,35 @@ mod tests {
         }
         assert!(set.held.iter().all(|&w| w == 0));
         assert!(set.shared.is_empty());
-        assert!(set.all_toward(remote) && set.holders == 0);
+        assert!(set.holders == 0 && !set.overflow);
+        assert!(set.dests.iter().all(|d| d.bits.iter().all(|&w| w == 0)));
+        seen
     }
 
     #[test]
-    fn next_unheld_is_the_first_free_port_of_the_parity() {
+    fn counts_holders_like_a_map() {
+        let [one, several, overflow] = holders_like_a_model(3, 5);
+        assert!(
+            one > 1_000 && several > 1_000 && overflow == 0,
+            "{one} {several} {overflow}"
+        );
+        // Ports at both ends of the range.
+        let mut set = PortSet::new([1000, 1200]);
+        for port in [1000, 1200] {
+            assert!(set.acquire(port, dest(0)) && !set.acquire(port, dest(1)));
+            assert!(!set.release(port, dest(0)) && set.release(port, dest(1)));
+        }
+    }
+
+    #[test]
+    fn stops_tracking_past_max_dests_until_no_port_is_held() {
+        // Tracking resumes after each overflow ends (every 10,000 steps).
+        let [_, several, overflow] = holders_like_a_model(12, 6);
+        assert!(several > 1_000 && overflow > 1_000, "{several} {overflow}");
+    }
+
+    #[test]
+    fn next_untaken_is_the_first_free_port_of_the_parity() {
         // Odd bounds, several words, and densities from empty to full.
         let (lo, hi) = (1001u16, 1300u16);
         let remote = SockAddr::new(crate::segment::Addr(0x0a00_0001), 80);
@@ -300,6 +477,12 @@ mod tests {
                     set.acquire(port, remote);
                 }
             }
+            // One destination: its bitmap is `held`.
+            let Some(t) = set.toward(remote) else {
+                assert_eq!(set.holders, 0);
+                continue;
+            };
+            assert!(set.dests[t.0].bits.is_empty());
             for _ in 0..2_000 {
                 let from = u32::from(lo) + rng.below(u32::from(hi - lo) + 1);
                 let end = from + 1 + rng.below(u32::from(hi) + 1 - from);
@@ -308,7 +491,7 @@ mod tests {
                     want += 2;
                 }
                 assert_eq!(
-                    set.next_unheld(from, end),
+                    set.next_untaken(t, from, end),
                     want,
                     "{from}..{end} at {density}%"
                 );

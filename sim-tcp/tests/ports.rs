@@ -46,11 +46,12 @@ fn parity_split_then_exhaustion() {
     );
 }
 
-/// Near exhaustion toward one destination, connect() jumps over held ports a
-/// word at a time; it must still take exactly what Linux's scan, port by port,
-/// takes: every port, the low end's parity first, then the freed ones, that
-/// parity first, with or without a socket toward another destination (which
-/// makes every held port worth a look).
+/// Near exhaustion toward one destination, connect() jumps over the ports held
+/// toward it a word at a time; it must still take exactly what Linux's scan,
+/// port by port, takes: every port, the low end's parity first, then the freed
+/// ones, that parity first, with or without a socket toward another destination
+/// (whose ports are tracked apart: a port held toward it alone is usable), and
+/// with more destinations than are tracked.
 #[test]
 fn crowded_range_yields_the_freed_ports_low_parity_first() {
     // 300 ports over five bitmap words, starting at an odd port.
@@ -104,6 +105,13 @@ fn crowded_range_yields_the_freed_ports_low_parity_first() {
         [shared, other_parity],
         "a port held toward another",
     );
+    // Eight more destinations: past the eight tracked at once, the scan looks
+    // every held port up again, with the same result.
+    for k in 1..=8 {
+        let other = SockAddr::new(Addr(PEER.0 + k), 80);
+        assert!(connect_to(&mut tb, other, 4000 + u64::from(k)).is_ok());
+    }
+    free_then_take(&mut tb, [40050, 40151], "ten destinations");
 }
 
 #[test]
