@@ -683,8 +683,18 @@ impl<'a> World<'a> {
     /// [`World::settle`] once some host was called.
     #[inline(never)]
     fn settle_dirty(&mut self) -> Result<(), CliError> {
+        let mut last = NONE_U32;
         while let Some(h) = self.dirty.pop() {
-            self.flush(h)?;
+            // A host popped again right after its flush (its own calls during the
+            // flush pushed it: a quarter of all pops) has nothing to flush: the
+            // flush left it drained, with its deadline re-armed last, and nothing
+            // has run since.
+            if h != last {
+                self.flush(h)?;
+                last = h;
+            } else {
+                debug_assert!(self.is_settled(h), "host {h} skipped with work");
+            }
         }
         let (mut memory, mut time_wait, mut ports) = (0, 0, 0);
         // By index: iterating the slice would first divide its length in bytes
@@ -703,6 +713,16 @@ impl<'a> World<'a> {
             self.write_transitions()?;
         }
         Ok(())
+    }
+
+    /// Whether host `h` has nothing to flush: no segment, no event, and its
+    /// deadline armed at its earliest timer (a check of `settle_dirty`'s skip in
+    /// debug builds).
+    fn is_settled(&mut self, h: u32) -> bool {
+        let host = &mut self.hosts[h as usize];
+        host.poll_transmit().is_none()
+            && host.poll_event().is_none()
+            && self.sim.deadline(h as usize) == host.poll_timeout()
     }
 
     fn flush(&mut self, h: u32) -> Result<(), CliError> {
