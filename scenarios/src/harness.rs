@@ -685,10 +685,10 @@ impl<'a> World<'a> {
     fn settle_dirty(&mut self) -> Result<(), CliError> {
         let mut last = NONE_U32;
         while let Some(h) = self.dirty.pop() {
-            // A host popped again right after its flush (its own calls during the
-            // flush pushed it: a quarter of all pops) has nothing to flush: the
-            // flush left it drained, with its deadline re-armed last, and nothing
-            // has run since.
+            // A host popped again right after its flush (the applications' calls
+            // into it during the flush pushed it: a quarter of all pops) has
+            // nothing to flush: the flush left it drained, with its deadline
+            // re-armed last, and nothing has run since.
             if h != last {
                 self.flush(h)?;
                 last = h;
