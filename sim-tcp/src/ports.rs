@@ -136,15 +136,9 @@ impl PortSet {
     /// The entry of `remote`, if it has holders.
     #[inline]
     fn find(&self, remote: SockAddr) -> Option<usize> {
-        let mut i = 0;
-        while i < self.dests.len() {
-            let d = &self.dests[i];
-            if d.remote == remote && d.holders > 0 {
-                return Some(i);
-            }
-            i += 1;
-        }
-        None
+        self.dests
+            .iter()
+            .position(|d| d.remote == remote && d.holders > 0)
     }
 
     /// Counts a socket toward `remote` on the port at word `w`, bit `b`.
