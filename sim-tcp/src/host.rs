@@ -12,6 +12,7 @@ use sim_core::time::{SimDuration, SimTime};
 use crate::config::{CostModel, Errno, IsnPolicy, Linger, TcpConfig};
 use crate::demux::Demux;
 use crate::hash::{Memo, SplitMix, keyed, keyed_more};
+use crate::perturb::{PERTURB_SIZE, Perturb};
 use crate::ports::{PortMap, PortSet};
 use crate::segment::{Addr, ConnId, DemuxHint, Flags, Segment, SockAddr};
 use crate::seq::Seq;
@@ -99,10 +100,6 @@ struct Listener {
 
 /// SYN-cookie time slot (Linux counts minutes: `tcp_cookie_time()`, 64 s).
 const COOKIE_SLOT_SECS: u64 = 64;
-/// Linux `INET_TABLE_PERTURB_SIZE` is 2^16; 256 entries keep 5,000 client hosts
-/// light while still spreading destinations.
-const PERTURB_SIZE: usize = 256;
-
 struct Slot {
     generation: u32,
     sock: Option<Sock>,
@@ -128,7 +125,7 @@ pub struct Host {
     timers: Timers,
     /// Local ephemeral ports held by sockets (full or mini).
     ports: PortSet,
-    perturb: Vec<u32>,
+    perturb: Perturb,
     /// Orphaned full sockets (Linux `tcp_orphan_count`; mini-sockets are not orphans).
     orphans: u32,
     /// The last peer address's timestamp offset (see [`Host::ts_offset`]).
@@ -455,7 +452,7 @@ impl Host {
             tw: TwTable::default(),
             timers: Timers::default(),
             ports: PortSet::new(ports),
-            perturb: Vec::new(),
+            perturb: Perturb::default(),
             orphans: 0,
             last_ts_offset: Memo::default(),
             last_port_offset: Memo::default(),
@@ -996,12 +993,9 @@ impl Host {
                 ],
             )
         });
-        if self.perturb.is_empty() {
-            self.perturb = vec![0; PERTURB_SIZE];
-        }
         let index = (port_offset as usize) & (PERTURB_SIZE - 1);
-        let mut offset =
-            ((u64::from(self.perturb[index]) + (port_offset >> 32)) % u64::from(remaining)) as u32;
+        let mut offset = ((u64::from(*self.perturb.entry(index)) + (port_offset >> 32))
+            % u64::from(remaining)) as u32;
         offset &= !1;
         let reuse_ok = match self.cfg.tw_reuse {
             1 => true,
@@ -1048,7 +1042,8 @@ impl Host {
                 if let Some(reuse) = found {
                     // Linux: a little randomness in the next starting point.
                     let jitter = self.rng.below(8) * 2;
-                    self.perturb[index] = self.perturb[index].wrapping_add(i.max(jitter) + 2);
+                    let e = self.perturb.entry(index);
+                    *e = e.wrapping_add(i.max(jitter) + 2);
                     return Some((p, reuse));
                 }
                 i += 2;
@@ -1420,7 +1415,7 @@ impl Host {
             + self.demux.heap_bytes()
             + self.ports.heap_bytes()
             + self.timers.heap_bytes()
-            + self.perturb.capacity() * 4
+            + self.perturb.heap_bytes()
     }
 }
 

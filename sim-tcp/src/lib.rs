@@ -98,6 +98,7 @@ mod demux;
 mod fifo;
 mod hash;
 mod host;
+mod perturb;
 mod ports;
 mod rtt;
 mod segment;
