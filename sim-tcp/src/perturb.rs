@@ -69,8 +69,8 @@ mod tests {
             *p.entry(i) = p.entry(i).wrapping_add(add);
             model[i] = model[i].wrapping_add(add);
         }
-        for i in 0..PERTURB_SIZE {
-            assert_eq!(*p.entry(i), model[i], "entry {i} at the end");
+        for (i, &want) in model.iter().enumerate() {
+            assert_eq!(*p.entry(i), want, "entry {i} at the end");
         }
         assert_eq!(p.heap_bytes(), PERTURB_SIZE * 4);
     }
