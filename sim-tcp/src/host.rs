@@ -427,6 +427,13 @@ impl Timers {
     }
 }
 
+/// Where `__inet_hash_connect()`'s scan starts, as an offset into the `remaining`
+/// ports of the range: `(table_perturb[index] + (port_offset >> 32)) % remaining`,
+/// made even (`perturb` is that table entry).
+fn start_offset(perturb: u32, port_offset: u64, remaining: u32) -> u32 {
+    ((u64::from(perturb) + (port_offset >> 32)) % u64::from(remaining)) as u32 & !1
+}
+
 /// `(local port, remote address, remote port)` packed for the demultiplexing table.
 #[inline]
 fn key(local_port: u16, remote: SockAddr) -> u64 {
@@ -994,9 +1001,7 @@ impl Host {
             )
         });
         let index = (port_offset as usize) & (PERTURB_SIZE - 1);
-        let mut offset = ((u64::from(*self.perturb.entry(index)) + (port_offset >> 32))
-            % u64::from(remaining)) as u32;
-        offset &= !1;
+        let mut offset = start_offset(*self.perturb.entry(index), port_offset, remaining);
         let reuse_ok = match self.cfg.tw_reuse {
             1 => true,
             2 => remote.addr.is_loopback() || remote.addr == self.addr,
@@ -1044,6 +1049,13 @@ impl Host {
                     let jitter = self.rng.below(8) * 2;
                     let e = self.perturb.entry(index);
                     *e = e.wrapping_add(i.max(jitter) + 2);
+                    // The next connect() toward `remote` most likely takes the
+                    // port its scan starts at. Its 4-tuple table line, at a random
+                    // place, is a miss to memory in a big run; fetched now, it is
+                    // still in the last-level cache by then (thousands of other
+                    // hosts' calls later). A hint: it changes no result.
+                    let next = start_offset(*e, port_offset, remaining);
+                    self.demux.prefetch(key((low + next) as u16, remote));
                     return Some((p, reuse));
                 }
                 i += 2;
