@@ -322,11 +322,18 @@ fn pair(v: u64) -> [u8; 2] {
 /// for more, room for the longest number is added with a fixed-size copy, the
 /// digits are written in place and the rest cut, so no call to `memcpy` copies a
 /// few bytes.
-fn put_u64(line: &mut Vec<u8>, mut v: u64) {
+#[inline]
+fn put_u64(line: &mut Vec<u8>, v: u64) {
     if v < 10 {
         line.push(b'0' + v as u8);
-        return;
+    } else {
+        put_digits(line, v);
     }
+}
+
+/// [`put_u64`] for `v >= 10`.
+#[inline(never)]
+fn put_digits(line: &mut Vec<u8>, mut v: u64) {
     let len = decimal_len(v);
     let start = line.len();
     line.extend_from_slice(&[0; 20]);
