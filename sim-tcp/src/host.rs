@@ -1048,12 +1048,14 @@ impl Host {
                     let e = self.perturb.entry(index);
                     *e = e.wrapping_add(i.max(jitter) + 2);
                     // The next connect() toward `remote` most likely takes the
-                    // port its scan starts at. Its 4-tuple table line, at a random
-                    // place, is a miss to memory in a big run; fetched now, it is
-                    // still in the last-level cache by then (thousands of other
-                    // hosts' calls later). A hint: it changes no result.
-                    let next = start_offset(*e, port_offset, remaining);
-                    self.demux.prefetch(key((low + next) as u16, remote));
+                    // port its scan starts at. Its 4-tuple table line and its word
+                    // of the held-port bitmap, at random places, are misses to
+                    // memory in a big run; fetched now, they are still in the
+                    // last-level cache by then (thousands of other hosts' calls
+                    // later). A hint: it changes no result.
+                    let next = (low + start_offset(*e, port_offset, remaining)) as u16;
+                    self.demux.prefetch(key(next, remote));
+                    self.ports.prefetch(next);
                     return Some((p, reuse));
                 }
                 i += 2;

@@ -86,6 +86,16 @@ impl PortSet {
         i < self.len && test(&self.held, i)
     }
 
+    /// Prefetches the word of `held` that says whether `port` is held (a hint; see
+    /// [`sim_core::prefetch`]).
+    #[inline]
+    pub fn prefetch(&self, port: u16) {
+        let i = usize::from(port.wrapping_sub(self.base));
+        if let Some(w) = self.held.get(i / 64) {
+            sim_core::prefetch::prefetch(w);
+        }
+    }
+
     /// One more socket, toward `remote`, holds `port` (none toward `remote` held it:
     /// a 4-tuple is unique); true if it is the first.
     #[inline]
