@@ -224,6 +224,60 @@ struct Expiry {
 /// to 2×).
 const CHUNK: usize = 4096;
 
+/// A host's mini-socket slots, in [`CHUNK`]s. The first chunk is held inline,
+/// not in the list of the others: most hosts never need a second, and with
+/// thousands of hosts taking turns that list's line is one more miss to memory
+/// on every insertion and expiry.
+#[derive(Default)]
+struct Slots {
+    first: Vec<TwSock>,
+    rest: Vec<Vec<TwSock>>,
+}
+
+impl Slots {
+    #[inline]
+    fn chunk(&self, c: usize) -> Option<&Vec<TwSock>> {
+        match c {
+            0 => Some(&self.first),
+            c => self.rest.get(c - 1),
+        }
+    }
+
+    /// Slot `idx`, if it exists (any `idx`: a hint may be garbled).
+    #[inline]
+    fn get(&self, idx: u32) -> Option<&TwSock> {
+        self.chunk(idx as usize / CHUNK)?.get(idx as usize % CHUNK)
+    }
+
+    fn get_mut(&mut self, idx: u32) -> &mut TwSock {
+        let chunk = match idx as usize / CHUNK {
+            0 => &mut self.first,
+            c => &mut self.rest[c - 1],
+        };
+        &mut chunk[idx as usize % CHUNK]
+    }
+
+    /// Appends a slot holding `s`; returns its index.
+    fn push(&mut self, s: TwSock) -> u32 {
+        if self.rest.last().unwrap_or(&self.first).len() == CHUNK {
+            self.rest.push(Vec::with_capacity(CHUNK));
+        }
+        let n = self.rest.len();
+        let last = self.rest.last_mut().unwrap_or(&mut self.first);
+        if last.capacity() == 0 {
+            last.reserve_exact(CHUNK);
+        }
+        last.push(s);
+        (n * CHUNK + last.len() - 1) as u32
+    }
+
+    fn heap_bytes(&self) -> usize {
+        let chunks = self.rest.iter().map(Vec::capacity).sum::<usize>() + self.first.capacity();
+        chunks * std::mem::size_of::<TwSock>()
+            + self.rest.capacity() * std::mem::size_of::<Vec<TwSock>>()
+    }
+}
+
 /// Entries per block of a [`BlockFifo`] (1 KiB).
 const FIFO_BLOCK: usize = 64;
 
@@ -323,7 +377,7 @@ impl BlockFifo {
 
 /// All mini-sockets of a host.
 pub(crate) struct TwTable {
-    chunks: Vec<Vec<TwSock>>,
+    slots: Slots,
     /// The last freed slot, [`NO_SLOT`] for none: the free slots form a stack
     /// through their `tag`s. Kept in the slots themselves, not in a list apart,
     /// since taking one writes that slot anyway: a list's line is one more miss
@@ -348,19 +402,13 @@ pub(crate) struct TwTable {
     next: Option<SimTime>,
 }
 
-/// Slot `idx` of `chunks`: [`TwTable::get_mut`] on the chunks alone, so that the
-/// table's other fields stay free to change meanwhile.
-fn slot_mut(chunks: &mut [Vec<TwSock>], idx: u32) -> &mut TwSock {
-    &mut chunks[idx as usize / CHUNK][idx as usize % CHUNK]
-}
-
 /// No slot: the end of the free slots' stack.
 const NO_SLOT: u32 = u32::MAX;
 
 impl Default for TwTable {
     fn default() -> Self {
         TwTable {
-            chunks: Vec::new(),
+            slots: Slots::default(),
             free: NO_SLOT,
             fifo: BlockFifo::default(),
             heap: BinaryHeap::new(),
@@ -378,25 +426,21 @@ const HEAP: usize = 1;
 
 impl TwTable {
     pub fn get(&self, idx: u32) -> &TwSock {
-        &self.chunks[idx as usize / CHUNK][idx as usize % CHUNK]
+        self.slots.get(idx).expect("a mini-socket slot")
     }
     /// Mini-socket `idx` if it exists and is live (any `idx`: a hint may be garbled).
     #[inline]
     pub fn get_live(&self, idx: u32) -> Option<&TwSock> {
-        let s = self
-            .chunks
-            .get(idx as usize / CHUNK)?
-            .get(idx as usize % CHUNK)?;
+        let s = self.slots.get(idx)?;
         (s.bits & LIVE != 0).then_some(s)
     }
     fn get_mut(&mut self, idx: u32) -> &mut TwSock {
-        slot_mut(&mut self.chunks, idx)
+        self.slots.get_mut(idx)
     }
 
     /// Heap bytes held by the table: objects and expiry queues.
     pub fn heap_bytes(&self) -> usize {
-        self.chunks.iter().map(Vec::capacity).sum::<usize>() * std::mem::size_of::<TwSock>()
-            + self.chunks.capacity() * std::mem::size_of::<Vec<TwSock>>()
+        self.slots.heap_bytes()
             + self.fifo.heap_bytes()
             + self.heap.capacity() * std::mem::size_of::<Expiry>()
     }
@@ -446,17 +490,9 @@ impl TwTable {
             bits,
         };
         let idx = match self.free {
-            NO_SLOT => {
-                if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
-                    self.chunks.push(Vec::with_capacity(CHUNK));
-                }
-                let n = self.chunks.len() - 1;
-                let last = &mut self.chunks[n];
-                last.push(tw);
-                (n * CHUNK + last.len() - 1) as u32
-            }
+            NO_SLOT => self.slots.push(tw),
             i => {
-                let slot = slot_mut(&mut self.chunks, i);
+                let slot = self.slots.get_mut(i);
                 self.free = slot.tag;
                 *slot = tw;
                 i
@@ -583,7 +619,7 @@ impl TwTable {
     /// The mini-socket reaches CLOSED: record it, free the slot, return its record.
     pub fn remove(&mut self, idx: u32, cx: &mut Cx, cause: Cause) -> SocketRecord {
         self.unverify(idx);
-        let s = slot_mut(&mut self.chunks, idx);
+        let s = self.slots.get_mut(idx);
         s.set_state(cx, State::Closed, cause);
         s.bits &= !LIVE;
         let rec = s.record(cx.addr, cx.now);
@@ -768,6 +804,54 @@ mod tests {
     fn object_size() {
         assert_eq!(std::mem::size_of::<super::TwSock>(), 64);
         assert_eq!(std::mem::align_of::<super::TwSock>(), 64);
+    }
+
+    /// Slots past the inline first chunk: indices run on across chunks, each
+    /// slot holds what was put in it, an index past the last slot is no socket,
+    /// and the table holds whole chunks, one more only when the last is full.
+    #[test]
+    fn slots_span_chunks() {
+        use super::*;
+        use crate::config::TcpConfig;
+        use crate::host::SocketId;
+
+        let cfg = TcpConfig::default();
+        let remote = SockAddr::new(Addr::new(10, 0, 0, 2), 80);
+        let mut table = TwTable::default();
+        let n = 2 * CHUNK as u32 + 5;
+        for i in 0..n {
+            let sock = Sock::new(
+                SocketId::from_bits(0),
+                &cfg,
+                SimTime::ZERO,
+                (i % 60000) as u16,
+                remote,
+                ConnId(u64::from(i) + 1),
+                Seq(0),
+                0,
+            );
+            assert_eq!(
+                table.insert(&sock, SimTime::ZERO, cfg.time_wait_len(), None),
+                i
+            );
+        }
+        for i in [0, CHUNK as u32 - 1, CHUNK as u32, 2 * CHUNK as u32, n - 1] {
+            assert_eq!(
+                table.get_live(i).map(TwSock::conn),
+                Some(ConnId(u64::from(i) + 1))
+            );
+        }
+        assert!(table.get_live(n).is_none());
+        assert!(table.get_live(3 * CHUNK as u32).is_none());
+        let chunk_bytes = CHUNK * std::mem::size_of::<TwSock>();
+        let slots = table.slots.heap_bytes();
+        assert!(
+            (3 * chunk_bytes..4 * chunk_bytes).contains(&slots),
+            "{slots}"
+        );
+        table.get_mut(CHUNK as u32 + 1).retransmits = 7;
+        assert_eq!(table.get(CHUNK as u32 + 1).retransmits, 7);
+        assert_eq!(table.get(1).retransmits, 0);
     }
 
     /// Against a map of the live mini-sockets' expiries: random TIME_WAIT and
