@@ -42,8 +42,8 @@ use sim_core::link::Verdict;
 use sim_core::rng::{below, chance, exponential};
 use sim_core::{Fired, LaneId, MasterSeed, Sim, SimDuration, SimTime, StreamRng};
 use sim_tcp::{
-    Addr, AppEvent, ConnId, DemuxHint, Errno, ExpiryStep, Flags, Host, Linger, Path, Segment, Seq,
-    SockAddr, SocketId, State, Stats,
+    Addr, AppEvent, ConnId, ConnectStep, DemuxHint, Errno, ExpiryStep, Flags, Host, Linger, Path,
+    Segment, Seq, SockAddr, SocketId, State, Stats,
 };
 
 use crate::error::CliError;
@@ -177,6 +177,8 @@ struct GroupRt {
     stats: Stats,
     arrivals: StreamRng,
     choice: StreamRng,
+    /// Open loop: the next connections' draws, made ahead (see [`World::start`]).
+    ahead: VecDeque<Choice>,
     /// Connections started (attackers: spoofed SYNs sent), for `workload.count`.
     attempts: u64,
 }
@@ -186,7 +188,32 @@ impl GroupRt {
     fn quota_reached(&self) -> bool {
         self.cfg.workload.count.is_some_and(|n| self.attempts >= n)
     }
+
+    /// Draws a connection's [`Choice`] among `targets` destinations; its client
+    /// host is drawn too unless given (closed loop: the slot's).
+    fn draw(&mut self, host: Option<u32>, targets: u64) -> Choice {
+        let host = host.unwrap_or_else(|| below(&mut self.choice, self.cfg.count.into()) as u32);
+        let pick = below(&mut self.choice, targets);
+        let p = self.cfg.workload.client_vanish.0;
+        let vanish = p > 0.0 && chance(&mut self.choice, p);
+        Choice { host, pick, vanish }
+    }
 }
+
+/// A connection's draws from its group's `choice` stream, in stream order: the
+/// client host (index in the group), the destination ([`World::destination`]),
+/// whether the client vanishes.
+#[derive(Clone, Copy)]
+struct Choice {
+    host: u32,
+    pick: u64,
+    vanish: bool,
+}
+
+/// How many open-loop connections' [`Choice`]s are drawn ahead: their client
+/// hosts' state is fetched into cache in two steps, one connection apart
+/// ([`World::prefetch_starts`]).
+const DRAW_AHEAD: usize = 2;
 
 // Side bits (one byte per side in `Conn::bits`).
 /// The application called close (any mode): it holds the socket no more.
@@ -435,6 +462,7 @@ impl<'a> World<'a> {
                 },
                 arrivals: master.stream(&format!("arrivals:{}", gc.name)),
                 choice: master.stream(&format!("choice:{}", gc.name)),
+                ahead: VecDeque::new(),
                 attempts: 0,
             });
         }
@@ -839,33 +867,40 @@ impl<'a> World<'a> {
     /// A client group starts a connection (open loop: `slot` is `None`).
     fn start(&mut self, g: u32, slot: Option<u32>) -> Result<(), CliError> {
         let now = self.sim.now();
-        let n_servers = self.servers.len() as u64;
+        let targets = self.servers.len() as u64;
         let grp = &mut self.groups[g as usize];
         if grp.quota_reached() {
             return Ok(());
         }
         grp.attempts += 1;
-        let client_host = grp.first_host
-            + match slot {
-                Some(s) => s % grp.cfg.count,
-                None => below(&mut grp.choice, grp.cfg.count.into()) as u32,
-            };
-        let w = &grp.cfg.workload;
-        let targets = n_servers + u64::from(w.silent_destinations);
-        let pick = below(&mut grp.choice, targets);
-        let (server_host, dst_addr) = if pick < n_servers {
-            let s = self.servers[pick as usize];
-            (Some(s), host_addr(s))
-        } else {
-            let k = (pick - n_servers) as u32;
-            (None, Addr(NET_BASE + self.hosts.len() as u32 + 1 + k))
+        let targets = targets + u64::from(grp.cfg.workload.silent_destinations);
+        let choice = match slot {
+            Some(s) => grp.draw(Some(s % grp.cfg.count), targets),
+            None => {
+                // The next connections' draws are the stream's next either way:
+                // made now, the same numbers come in the same order.
+                let c = grp.ahead.pop_front();
+                let c = c.unwrap_or_else(|| grp.draw(None, targets));
+                while grp.ahead.len() < DRAW_AHEAD {
+                    let next = grp.draw(None, targets);
+                    grp.ahead.push_back(next);
+                }
+                c
+            }
         };
-        let vanish = w.client_vanish.0 > 0.0 && chance(&mut grp.choice, w.client_vanish.0);
-        let dst = SockAddr::new(dst_addr, w.service_port);
+        let client_host = grp.first_host + choice.host;
+        let port = grp.cfg.workload.service_port;
+        let (server_host, dst_addr) = self.destination(choice.pick);
+        let dst = SockAddr::new(dst_addr, port);
+        let vanish = choice.vanish;
         let id = self.conn_base + self.conn_slot.len() as u64 + 1;
         self.totals.attempted += 1;
-        let res = self.hosts[client_host as usize].connect(now, dst, ConnId(id), &mut grp.stats);
+        let stats = &mut self.groups[g as usize].stats;
+        let res = self.hosts[client_host as usize].connect(now, dst, ConnId(id), stats);
         self.dirty.push(client_host);
+        if slot.is_none() {
+            self.prefetch_starts(g);
+        }
         let mut conn = Conn {
             opened: now,
             established: SimTime::MAX,
@@ -911,6 +946,35 @@ impl<'a> World<'a> {
             self.finalize(ConnId(id), false)?;
         }
         Ok(())
+    }
+
+    /// The destination a connection's `pick` draw names: a server host, or past
+    /// the servers a silent address.
+    fn destination(&self, pick: u64) -> (Option<u32>, Addr) {
+        let n_servers = self.servers.len() as u64;
+        if pick < n_servers {
+            let s = self.servers[pick as usize];
+            (Some(s), host_addr(s))
+        } else {
+            let k = (pick - n_servers) as u32;
+            (None, Addr(NET_BASE + self.hosts.len() as u32 + 1 + k))
+        }
+    }
+
+    /// Prefetching for group `g`'s next open-loop connects, whose draws were
+    /// made ahead: the next one's socket slot and port lines (its host's lines
+    /// came in a connection earlier), the one after's host lines. A hint: it
+    /// changes no result.
+    fn prefetch_starts(&self, g: u32) {
+        let grp = &self.groups[g as usize];
+        let host = |c: &Choice| &self.hosts[(grp.first_host + c.host) as usize];
+        if let Some(c) = grp.ahead.front() {
+            let remote = SockAddr::new(self.destination(c.pick).1, grp.cfg.workload.service_port);
+            host(c).prefetch_connect(ConnectStep::Socket(remote));
+        }
+        if let Some(c) = grp.ahead.get(1) {
+            host(c).prefetch_connect(ConnectStep::Host);
+        }
     }
 
     /// The closed-loop slot of a connection whose client application is done starts

@@ -48,6 +48,12 @@ impl<K: Copy + PartialEq, V: Copy> Memo<K, V> {
             }
         }
     }
+
+    /// The value remembered for `k`, if `k` was the last key asked about.
+    #[inline]
+    pub fn peek(&self, k: K) -> Option<V> {
+        self.0.and_then(|(key, v)| (key == k).then_some(v))
+    }
 }
 
 /// SplitMix64: the host's seeded stream for random ISNs and port-choice jitter.

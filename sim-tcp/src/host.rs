@@ -67,6 +67,17 @@ pub enum ExpiryStep {
     Lookup,
 }
 
+/// The two steps of [`Host::prefetch_connect`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ConnectStep {
+    /// The host's own lines.
+    Host,
+    /// Read from those: the slab slot the new socket takes, and the 4-tuple table
+    /// line and held-port word of the port a connect() toward this destination
+    /// tries first.
+    Socket(SockAddr),
+}
+
 /// What the stack tells the application (the harness).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppEvent {
@@ -101,6 +112,8 @@ struct Listener {
 
 /// SYN-cookie time slot (Linux counts minutes: `tcp_cookie_time()`, 64 s).
 const COOKIE_SLOT_SECS: u64 = 64;
+
+/// A socket slab slot.
 struct Slot {
     generation: u32,
     sock: Option<Sock>,
@@ -108,7 +121,12 @@ struct Slot {
     /// last socket became (`MINI | index`), else [`DemuxHint::UNKNOWN`]. Its peer
     /// still names the slot in its hints (see [`Host::hinted`]).
     became: u32,
+    /// While the slot is free: the next free slot ([`NO_SLOT`]: none).
+    next_free: u32,
 }
+
+/// No slot: the end of the free slots' stack.
+const NO_SLOT: u32 = u32::MAX;
 
 /// One host's TCP stack. See the crate docs for the call order.
 pub struct Host {
@@ -118,7 +136,11 @@ pub struct Host {
     secret: u64,
     rng: SplitMix,
     slots: Vec<Slot>,
-    free: Vec<u32>,
+    /// The last freed slot ([`NO_SLOT`]: none): the free slots form a stack
+    /// through their `next_free`, so the top is known from this line of the host
+    /// ([`Host::prefetch_connect`]) and taking it reads only the slot it takes.
+    free: u32,
+    free_slots: u32,
     /// 4-tuple → socket (see [`key`], [`MINI`]).
     demux: Demux,
     listeners: PortMap<Listener>,
@@ -451,7 +473,8 @@ impl Host {
             secret,
             rng: SplitMix::new(secret ^ 0x726e67),
             slots: Vec::new(),
-            free: Vec::new(),
+            free: NO_SLOT,
+            free_slots: 0,
             demux: Demux::default(),
             listeners: PortMap::default(),
             tw: TwTable::default(),
@@ -614,7 +637,9 @@ impl Host {
         slot.sock = None;
         slot.became = DemuxHint::UNKNOWN;
         slot.generation = slot.generation.wrapping_add(1);
-        self.free.push(idx);
+        slot.next_free = self.free;
+        self.free = idx;
+        self.free_slots += 1;
         if armed {
             self.timers.disarm(idx);
         }
@@ -767,20 +792,26 @@ impl Host {
     }
 
     fn alloc_slot(&mut self) -> SocketId {
-        match self.free.pop() {
-            Some(index) => SocketId {
-                index,
-                generation: self.slots[index as usize].generation,
-            },
-            None => {
+        match self.free {
+            NO_SLOT => {
                 self.slots.push(Slot {
                     generation: 0,
                     sock: None,
                     became: DemuxHint::UNKNOWN,
+                    next_free: NO_SLOT,
                 });
                 SocketId {
                     index: (self.slots.len() - 1) as u32,
                     generation: 0,
+                }
+            }
+            index => {
+                let slot = &self.slots[index as usize];
+                self.free = slot.next_free;
+                self.free_slots -= 1;
+                SocketId {
+                    index,
+                    generation: slot.generation,
                 }
             }
         }
@@ -965,6 +996,39 @@ impl Host {
         Ok(id)
     }
 
+    /// `ip_local_port_range` for [`Host::pick_port`]'s scan: `(low, high,
+    /// remaining)`, the ports `low..high`, of which the scan tries `remaining`
+    /// (an even number, as Linux does, unless the range is one port).
+    fn scan_range(&self) -> (u32, u32, u32) {
+        let [lo, hi] = self.cfg.local_port_range;
+        let low = u32::from(lo);
+        let high = u32::from(hi) + 1;
+        let mut remaining = high - low;
+        if remaining > 1 {
+            remaining &= !1;
+        }
+        (low, high, remaining)
+    }
+
+    /// The port [`Host::pick_port`]'s scan toward `remote` starts at, if it was
+    /// the last destination and its perturbation entry is the one in use (a
+    /// client host's usual state); `None` otherwise.
+    fn likely_port(&self, remote: SockAddr) -> Option<u16> {
+        let port_offset = self.last_port_offset.peek(remote)?;
+        let perturb = self
+            .perturb
+            .hot((port_offset as usize) & (PERTURB_SIZE - 1))?;
+        let (low, _, remaining) = self.scan_range();
+        Some((low + start_offset(perturb, port_offset, remaining)) as u16)
+    }
+
+    /// Prefetches what a connect() that tries `port` toward `remote` reads: its
+    /// 4-tuple table line and its held-port word.
+    fn prefetch_port(&self, port: u16, remote: SockAddr) {
+        self.demux.prefetch(key(port, remote));
+        self.ports.prefetch(port);
+    }
+
     /// Linux `__inet_hash_connect()`: start at a hashed offset (RFC 6056 alg. 4 with a
     /// perturbation table), scan ports of the low end's parity first, then the
     /// other; a port is usable unless a socket (TIME_WAIT included, unless
@@ -979,13 +1043,7 @@ impl Host {
     /// count of ports tried (which moves the perturbation table on). A client
     /// host near exhaustion otherwise tries thousands of ports per connect().
     fn pick_port(&mut self, now: SimTime, remote: SockAddr) -> Option<(u16, Option<u32>)> {
-        let [lo, hi] = self.cfg.local_port_range;
-        let low = u32::from(lo);
-        let high = u32::from(hi) + 1;
-        let mut remaining = high - low;
-        if remaining > 1 {
-            remaining &= !1;
-        }
+        let (low, high, remaining) = self.scan_range();
         // Remembered for the last destination (a client host connects to few).
         let (secret, addr) = (self.secret, self.addr);
         let port_offset = self.last_port_offset.get(remote, |remote| {
@@ -1054,8 +1112,7 @@ impl Host {
                     // last-level cache by then (thousands of other hosts' calls
                     // later). A hint: it changes no result.
                     let next = (low + start_offset(*e, port_offset, remaining)) as u16;
-                    self.demux.prefetch(key(next, remote));
-                    self.ports.prefetch(next);
+                    self.prefetch_port(next, remote);
                     return Some((p, reuse));
                 }
                 i += 2;
@@ -1326,6 +1383,25 @@ impl Host {
         }
     }
 
+    /// Prefetching for a coming [`Host::connect`], in two calls some work apart
+    /// and some work before it: [`ConnectStep::Host`], then (once those lines
+    /// are in cache) [`ConnectStep::Socket`]. In a big run, where thousands of
+    /// client hosts take turns, all of it has left the cache since the host's
+    /// last call. Reads only; changes nothing.
+    pub fn prefetch_connect(&self, step: ConnectStep) {
+        match step {
+            ConnectStep::Host => sim_core::prefetch::prefetch(self),
+            ConnectStep::Socket(remote) => {
+                if let Some(slot) = self.slots.get(self.free as usize) {
+                    sim_core::prefetch::prefetch(slot);
+                }
+                if let Some(port) = self.likely_port(remote) {
+                    self.prefetch_port(port, remote);
+                }
+            }
+        }
+    }
+
     /// Runs every timer due at or before `now`.
     pub fn on_timeout(&mut self, now: SimTime, stats: &mut Stats) {
         loop {
@@ -1413,7 +1489,7 @@ impl Host {
 
     /// Number of full sockets alive (listeners excluded).
     pub fn full_sockets(&self) -> usize {
-        self.slots.len() - self.free.len()
+        self.slots.len() - self.free_slots as usize
     }
 
     /// Estimated heap bytes of this host's tables (socket slab, mini-sockets,
@@ -1422,7 +1498,6 @@ impl Host {
     /// are counted as `capacity × 8/7` buckets of entry + control byte.
     pub fn heap_bytes(&self) -> usize {
         self.slots.capacity() * std::mem::size_of::<Slot>()
-            + self.free.capacity() * 4
             + self.tw.heap_bytes()
             + self.demux.heap_bytes()
             + self.ports.heap_bytes()
@@ -1456,6 +1531,58 @@ mod tests {
             })
             .collect();
         assert_ne!(offs[0], offs[2], "peers have distinct offsets");
+    }
+
+    /// `likely_port` (for prefetching) names the port connect() takes unless
+    /// that port is already in use toward the same destination; it knows only
+    /// the last destination. Freed slab slots are taken again last freed first.
+    #[test]
+    fn connect_predictions_hold() {
+        let mut h = Host::new(
+            Addr::new(10, 0, 0, 1),
+            TcpConfig::default(),
+            CostModel::default(),
+            9,
+        );
+        let mut stats = Stats::new();
+        let now = SimTime::ZERO;
+        let r1 = SockAddr::new(Addr::new(10, 0, 0, 2), 80);
+        let r2 = SockAddr::new(Addr::new(10, 0, 0, 3), 80);
+        assert_eq!(h.likely_port(r1), None);
+        let (mut hits, mut open, mut last) = (0, Vec::new(), r1);
+        for i in 0..300u64 {
+            let remote = if i % 10 == 9 { r2 } else { r1 };
+            let guess = h.likely_port(remote);
+            let not_last = if last == r1 { r2 } else { r1 };
+            assert_eq!(h.likely_port(not_last), None, "connect {i}");
+            last = remote;
+            let id = h
+                .connect(now, remote, ConnId(i + 1), &mut stats)
+                .expect("ports free");
+            let port = h.local_port(id).expect("bound");
+            if let Some(g) = guess {
+                assert!(g == port || h.state_of(g, remote).is_some(), "connect {i}");
+                hits += usize::from(g == port);
+            }
+            open.push(id);
+        }
+        // Every connect after one toward the same destination had a guess.
+        assert!(hits >= 200, "{hits} guesses taken");
+
+        let full = h.full_sockets();
+        let freed: Vec<SocketId> = open[10..13].to_vec();
+        for &id in &freed {
+            h.close(now, id, Linger::Abort, &mut stats);
+        }
+        assert_eq!(h.full_sockets(), full - 3);
+        for (i, want) in freed.iter().rev().enumerate() {
+            let id = h
+                .connect(now, r1, ConnId(1000 + i as u64), &mut stats)
+                .expect("ports free");
+            assert_eq!(id.index, want.index);
+            assert_ne!(id.generation, want.generation);
+        }
+        assert_eq!(h.full_sockets(), full);
     }
 
     /// The ISN from the precomputed prefix is RFC 6528's keyed hash of the whole

@@ -109,7 +109,7 @@ mod stats;
 mod tw;
 
 pub use config::{ConfigError, CostModel, Errno, IsnPolicy, Linger, TcpConfig};
-pub use host::{AppEvent, ExpiryStep, Host, SocketId};
+pub use host::{AppEvent, ConnectStep, ExpiryStep, Host, SocketId};
 pub use segment::{Addr, ConnId, DemuxHint, Flags, Segment, SockAddr};
 pub use seq::Seq;
 pub use sim_core::time::{SimDuration, SimTime};

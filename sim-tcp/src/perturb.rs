@@ -31,6 +31,14 @@ impl Perturb {
         value
     }
 
+    /// Entry `index` if it is the one in use (for prefetching; the others are
+    /// not worth a read then).
+    #[inline]
+    pub fn hot(&self, index: usize) -> Option<u32> {
+        self.hot
+            .and_then(|(i, value)| (i == index).then_some(value))
+    }
+
     /// Writes the hot entry back and makes entry `index` the hot one.
     #[cold]
     fn switch_to(&mut self, index: usize) {
