@@ -383,6 +383,9 @@ struct World<'a> {
     /// Whether any group's clients may vanish (`workload.client_vanish` > 0).
     vanishing: bool,
     dirty: Vec<u32>,
+    /// The last host deadline expired a TIME_WAIT socket (see
+    /// [`World::prefetch_expiries`]).
+    expiring: bool,
     trace: bool,
     sinks: Sinks<'a>,
     totals: Totals,
@@ -496,6 +499,7 @@ impl<'a> World<'a> {
             arrivals_open: true,
             vanishing: sc.resolved.iter().any(|g| g.workload.client_vanish.0 > 0.0),
             dirty: Vec::new(),
+            expiring: false,
             trace,
             sinks,
             totals: Totals::default(),
@@ -601,22 +605,21 @@ impl<'a> World<'a> {
                 self.end = self.horizon;
                 break;
             };
-            let mut expired = false;
             match fired {
                 Fired::Deadline(h) => {
+                    if self.expiring {
+                        self.prefetch_expiries();
+                    }
                     let g = self.host_group[h] as usize;
                     let stats = &mut self.groups[g].stats;
                     let held = stats.count(State::TimeWait);
                     self.hosts[h].on_timeout(self.sim.now(), stats);
-                    expired = stats.count(State::TimeWait) < held;
+                    self.expiring = stats.count(State::TimeWait) < held;
                     self.dirty.push(h as u32);
                 }
                 Fired::Event(ev) => self.event(ev)?,
             }
             self.settle()?;
-            if expired {
-                self.prefetch_expiries();
-            }
             if !self.arrivals_open && self.active == 0 {
                 self.end = self.sim.now();
                 break;
@@ -629,13 +632,14 @@ impl<'a> World<'a> {
         self.finish()
     }
 
-    /// After a TIME_WAIT expiry, prefetches for the next two host deadlines,
-    /// assuming each is one too (mostly so once arrivals stop, when a run is a
-    /// string of them): the second's expiring mini-socket, and the next one's
-    /// 4-tuple table slot and connection record, read from its mini-socket,
-    /// which came in a step earlier as the second. The misses of one expiry
-    /// overlap the work of the one before. A hint: results are the same whatever
-    /// it fetches.
+    /// When a host deadline fires after one that expired a TIME_WAIT socket,
+    /// prefetches for the next two host deadlines before handling this one,
+    /// assuming each is an expiry too (mostly so once arrivals stop, when a run
+    /// is a string of them): the second's expiring mini-socket, and the next
+    /// one's 4-tuple table slot and connection record, read from its
+    /// mini-socket, which came in a step earlier as the second. The misses of
+    /// one expiry overlap the work of the one before. A hint: results are the
+    /// same whatever it fetches.
     fn prefetch_expiries(&self) {
         let [next, second] = self.sim.next_deadline_ids();
         if let Some(h) = second {

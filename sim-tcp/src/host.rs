@@ -1370,14 +1370,18 @@ impl Host {
     /// connection id for the caller's own records. In a big run both are cache
     /// misses otherwise (last touched 2·MSL ago). Reads only; changes nothing.
     pub fn prefetch_expiry(&self, step: ExpiryStep) -> Option<ConnId> {
-        let s = self.tw.fifo_front()?;
         match step {
             ExpiryStep::Socket => {
-                sim_core::prefetch::prefetch(s);
+                self.tw.prefetch_fifo_front();
                 None
             }
             ExpiryStep::Lookup => {
+                let s = self.tw.fifo_front()?;
                 self.demux.prefetch(key(s.local_port(), s.remote()));
+                if s.ephemeral() {
+                    self.ports.prefetch(s.local_port());
+                }
+                self.tw.prefetch_fifo_next();
                 Some(s.conn())
             }
         }

@@ -341,6 +341,14 @@ impl BlockFifo {
         self.first.as_ref()
     }
 
+    /// Prefetches the entry after the front, if it is in the front block (a hint).
+    #[inline]
+    fn prefetch_next(&self) {
+        if let Some(e) = self.front.get(self.head + 1) {
+            sim_core::prefetch::prefetch(e);
+        }
+    }
+
     fn pop_front(&mut self) {
         if self.first.is_none() {
             return;
@@ -579,6 +587,22 @@ impl TwTable {
     #[inline]
     pub fn fifo_front(&self) -> Option<&TwSock> {
         self.get_live(self.fifo.front()?.idx)
+    }
+
+    /// Prefetches the slot of the TIME_WAIT expiry queue's front entry, without
+    /// reading it (a hint; see [`sim_core::prefetch`]).
+    #[inline]
+    pub fn prefetch_fifo_front(&self) {
+        if let Some(s) = self.fifo.front().and_then(|e| self.slots.get(e.idx)) {
+            sim_core::prefetch::prefetch(s);
+        }
+    }
+
+    /// Prefetches the expiry queue's entry after the front, which a pop copies
+    /// inline (a hint).
+    #[inline]
+    pub fn prefetch_fifo_next(&self) {
+        self.fifo.prefetch_next();
     }
 
     /// Earliest expiry (exact once [`TwTable::prune`] ran after the last change).
