@@ -978,6 +978,10 @@ impl<'a> World<'a> {
         }
         if let Some(c) = grp.ahead.get(1) {
             host(c).prefetch_connect(ConnectStep::Host);
+            // Its links, which its SYN and the SYN-ACK cross first.
+            let h = (grp.first_host + c.host) as usize;
+            sim_core::prefetch::prefetch(&self.links[2 * h].link);
+            sim_core::prefetch::prefetch(&self.links[2 * h + 1].link);
         }
     }
 
