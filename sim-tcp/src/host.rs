@@ -61,9 +61,10 @@ impl SocketId {
 /// The two steps of [`Host::prefetch_expiry`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ExpiryStep {
-    /// The expiring mini-socket.
+    /// The expiring mini-socket and the expiry queue's next entry.
     Socket,
-    /// Its 4-tuple table slot (read from the mini-socket).
+    /// Read from those: its 4-tuple table slot and held-port word, and the next
+    /// entry's mini-socket.
     Lookup,
 }
 
@@ -1365,14 +1366,17 @@ impl Host {
 
     /// Prefetching for a coming [`Host::on_timeout`] that expires a TIME_WAIT
     /// socket, in two calls some work apart: with [`ExpiryStep::Socket`], the
-    /// mini-socket at the front of the expiry queue; with [`ExpiryStep::Lookup`] (once that
-    /// is in cache), the 4-tuple table's slot its removal probes, returning its
-    /// connection id for the caller's own records. In a big run both are cache
-    /// misses otherwise (last touched 2·MSL ago). Reads only; changes nothing.
+    /// mini-socket at the front of the expiry queue and the queue's next entry;
+    /// with [`ExpiryStep::Lookup`] (once those are in cache), the 4-tuple table's
+    /// slot its removal probes, its held-port word, and the next entry's
+    /// mini-socket (checked once the front is gone), returning its connection id
+    /// for the caller's own records. In a big run all are cache misses otherwise
+    /// (last touched 2·MSL ago). Reads only; changes nothing.
     pub fn prefetch_expiry(&self, step: ExpiryStep) -> Option<ConnId> {
         match step {
             ExpiryStep::Socket => {
                 self.tw.prefetch_fifo_front();
+                self.tw.prefetch_fifo_next();
                 None
             }
             ExpiryStep::Lookup => {
@@ -1381,7 +1385,7 @@ impl Host {
                 if s.ephemeral() {
                     self.ports.prefetch(s.local_port());
                 }
-                self.tw.prefetch_fifo_next();
+                self.tw.prefetch_fifo_next_socket();
                 Some(s.conn())
             }
         }

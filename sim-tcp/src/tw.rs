@@ -341,12 +341,10 @@ impl BlockFifo {
         self.first.as_ref()
     }
 
-    /// Prefetches the entry after the front, if it is in the front block (a hint).
+    /// The entry after the front, if it is in the front block.
     #[inline]
-    fn prefetch_next(&self) {
-        if let Some(e) = self.front.get(self.head + 1) {
-            sim_core::prefetch::prefetch(e);
-        }
+    fn next(&self) -> Option<&Expiry> {
+        self.front.get(self.head + 1)
     }
 
     fn pop_front(&mut self) {
@@ -602,7 +600,19 @@ impl TwTable {
     /// inline (a hint).
     #[inline]
     pub fn prefetch_fifo_next(&self) {
-        self.fifo.prefetch_next();
+        if let Some(e) = self.fifo.next() {
+            sim_core::prefetch::prefetch(e);
+        }
+    }
+
+    /// Prefetches the slot of the expiry queue's entry after the front (read from
+    /// that entry), which [`TwTable::prune`] checks once the front is popped (a
+    /// hint).
+    #[inline]
+    pub fn prefetch_fifo_next_socket(&self) {
+        if let Some(s) = self.fifo.next().and_then(|e| self.slots.get(e.idx)) {
+            sim_core::prefetch::prefetch(s);
+        }
     }
 
     /// Earliest expiry (exact once [`TwTable::prune`] ran after the last change).
