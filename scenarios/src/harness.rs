@@ -871,13 +871,13 @@ impl<'a> World<'a> {
     /// A client group starts a connection (open loop: `slot` is `None`).
     fn start(&mut self, g: u32, slot: Option<u32>) -> Result<(), CliError> {
         let now = self.sim.now();
-        let targets = self.servers.len() as u64;
+        let n_servers = self.servers.len() as u64;
         let grp = &mut self.groups[g as usize];
         if grp.quota_reached() {
             return Ok(());
         }
         grp.attempts += 1;
-        let targets = targets + u64::from(grp.cfg.workload.silent_destinations);
+        let targets = n_servers + u64::from(grp.cfg.workload.silent_destinations);
         let choice = match slot {
             Some(s) => grp.draw(Some(s % grp.cfg.count), targets),
             None => {
@@ -971,15 +971,15 @@ impl<'a> World<'a> {
     /// changes no result.
     fn prefetch_starts(&self, g: u32) {
         let grp = &self.groups[g as usize];
-        let host = |c: &Choice| &self.hosts[(grp.first_host + c.host) as usize];
+        let host = |c: &Choice| (grp.first_host + c.host) as usize;
         if let Some(c) = grp.ahead.front() {
             let remote = SockAddr::new(self.destination(c.pick).1, grp.cfg.workload.service_port);
-            host(c).prefetch_connect(ConnectStep::Socket(remote));
+            self.hosts[host(c)].prefetch_connect(ConnectStep::Socket(remote));
         }
         if let Some(c) = grp.ahead.get(1) {
-            host(c).prefetch_connect(ConnectStep::Host);
+            let h = host(c);
+            self.hosts[h].prefetch_connect(ConnectStep::Host);
             // Its links, which its SYN and the SYN-ACK cross first.
-            let h = (grp.first_host + c.host) as usize;
             sim_core::prefetch::prefetch(&self.links[2 * h].link);
             sim_core::prefetch::prefetch(&self.links[2 * h + 1].link);
         }

@@ -141,6 +141,7 @@ pub struct Host {
     /// through their `next_free`, so the top is known from this line of the host
     /// ([`Host::prefetch_connect`]) and taking it reads only the slot it takes.
     free: u32,
+    /// How many slots are free (in the stack).
     free_slots: u32,
     /// 4-tuple → socket (see [`key`], [`MINI`]).
     demux: Demux,
