@@ -136,22 +136,20 @@ pub struct StateStats {
     pub entered: u64,
     /// Transitions out of this state.
     pub exited: u64,
-    /// ∫ current dt, in socket·nanoseconds (up to `last`).
-    pub integral: u128,
     /// Sum over exits of the time spent in this state, nanoseconds.
     pub residence: u128,
-    last: SimTime,
+    /// Sum of the entry times (nanoseconds) of the `current` sockets in this
+    /// state: with `residence`, all [`StateStats::integral`] needs, kept with an
+    /// add per entry and a subtraction per exit.
+    entries: u128,
 }
 
 impl StateStats {
-    #[inline]
-    fn advance(&mut self, now: SimTime) {
-        if now > self.last {
-            // `now > last`: no underflow (and no call into `SimTime - SimTime`).
-            let dt = now.as_nanos() - self.last.as_nanos();
-            self.integral += u128::from(self.current) * u128::from(dt);
-            self.last = now;
-        }
+    /// ∫ current dt over `[0, end]`, in socket·nanoseconds, for `end` at or after
+    /// every change: the time of every residence that ended, plus `end - entry`
+    /// for each socket still here.
+    pub fn integral(&self, end: SimTime) -> u128 {
+        self.residence + u128::from(self.current) * u128::from(end.as_nanos()) - self.entries
     }
     /// Mean time spent in this state per exit, seconds (0 if none exited).
     pub fn mean_residence_s(&self) -> f64 {
@@ -259,12 +257,9 @@ impl Stats {
         &self.states[s.index()]
     }
 
-    /// Closes every time integral at `end` (call once at the end of the run, before
-    /// reading [`Stats::mean`]).
+    /// Ends the run at `end`, every change done (call once, before reading
+    /// [`Stats::mean`]).
     pub fn finish(&mut self, end: SimTime) {
-        for s in &mut self.states {
-            s.advance(end);
-        }
         self.finished_at = Some(end);
     }
 
@@ -273,7 +268,7 @@ impl Stats {
     pub fn mean(&self, s: State) -> f64 {
         match self.finished_at {
             Some(end) if end > SimTime::ZERO => {
-                self.states[s.index()].integral as f64 / end.as_nanos() as f64
+                self.states[s.index()].integral(end) as f64 / end.as_nanos() as f64
             }
             _ => 0.0,
         }
@@ -297,16 +292,16 @@ impl Stats {
     ) {
         if from != State::Closed {
             let f = &mut self.states[from.index()];
-            f.advance(now);
             f.current -= 1;
             f.exited += 1;
             f.residence += now.saturating_since(since).as_nanos() as u128;
+            f.entries -= u128::from(since.as_nanos());
         }
         let t = &mut self.states[to.index()];
         t.entered += 1;
         if to != State::Closed {
-            t.advance(now);
             t.current += 1;
+            t.entries += u128::from(now.as_nanos());
             t.peak = t.peak.max(t.current);
         }
         if let Some(tr) = &mut self.trace {
@@ -387,5 +382,44 @@ mod tests {
         assert_eq!(st.state(State::SynSent).mean_residence_s(), 2.0);
         assert_eq!(st.state(State::Closed).entered, 1);
         assert_eq!(st.trace().len(), 2);
+    }
+
+    /// The integral kept as entry and residence sums equals `current` summed
+    /// over every nanosecond: sockets moving through random states at random
+    /// times, against a step-by-step integration of the counts.
+    #[test]
+    fn integral_matches_stepwise_integration() {
+        use sim_core::rng::{MasterSeed, below};
+        let mut rng = MasterSeed(3).stream("integral");
+        let mut st = Stats::new();
+        let a = SockAddr::default();
+        // Per socket: its state and when it entered it.
+        let mut socks = vec![(State::Closed, SimTime::ZERO); 50];
+        let mut stepwise = [0u128; 11];
+        let mut now = SimTime::ZERO;
+        for _ in 0..5_000 {
+            let dt = below(&mut rng, 1_000_000);
+            for s in State::ALL {
+                stepwise[s.index()] += u128::from(st.count(s)) * u128::from(dt);
+            }
+            now += SimDuration::from_nanos(dt);
+            let i = below(&mut rng, socks.len() as u64) as usize;
+            let to = State::ALL[below(&mut rng, State::ALL.len() as u64) as usize];
+            let (from, since) = socks[i];
+            if to != from {
+                let c = Cause::AppConnect;
+                st.transition(now, since, a, a, ConnId(i as u64), from, to, c);
+                socks[i] = (to, now);
+            }
+        }
+        let end = now + SimDuration::from_secs(1);
+        st.finish(end);
+        for s in State::ALL {
+            let rest = u128::from(st.count(s)) * 1_000_000_000;
+            assert_eq!(st.state(s).integral(end), stepwise[s.index()] + rest, "{s}");
+            if s != State::Closed {
+                assert!(st.state(s).exited > 10, "{s} exercised");
+            }
+        }
     }
 }
