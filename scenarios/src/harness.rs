@@ -126,7 +126,8 @@ impl Link {
 
     /// What the link does with `seg` handed to it at `now`.
     fn pass(&mut self, now: SimTime, seg: &Segment) -> Verdict {
-        self.link.transmit(now, wire_bytes(seg), &mut self.rng)
+        self.link
+            .transmit_sized(now, || wire_bytes(seg), &mut self.rng)
     }
 }
 

@@ -920,9 +920,22 @@ impl Link {
     /// segments to come (Bernoulli loss draws ahead when it is the only draw).
     #[inline]
     pub fn transmit(&mut self, now: SimTime, size_bytes: u32, rng: &mut StreamRng) -> Verdict {
+        self.transmit_sized(now, || size_bytes, rng)
+    }
+
+    /// [`Link::transmit`] with the size computed only when needed: not for a
+    /// segment a plain link lets through without a draw (most of them), which
+    /// neither queues nor serializes.
+    #[inline]
+    pub fn transmit_sized(
+        &mut self,
+        now: SimTime,
+        size_bytes: impl FnOnce() -> u32,
+        rng: &mut StreamRng,
+    ) -> Verdict {
         match self.known_pass(now) {
             Some(at) => Verdict::Deliver(at),
-            None => self.transmit_judged(now, size_bytes, rng),
+            None => self.transmit_judged(now, size_bytes(), rng),
         }
     }
 
