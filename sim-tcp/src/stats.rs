@@ -138,18 +138,21 @@ pub struct StateStats {
     pub exited: u64,
     /// Sum over exits of the time spent in this state, nanoseconds.
     pub residence: u128,
-    /// Sum of the entry times (nanoseconds) of the `current` sockets in this
-    /// state: with `residence`, all [`StateStats::integral`] needs, kept with an
-    /// add per entry and a subtraction per exit.
-    entries: u128,
+    /// The times of the exits from this state minus those of the entries into
+    /// it, nanoseconds: with `current`, all [`StateStats::integral`] needs, an add
+    /// or a subtraction per change. It reads only the times of the changes, not
+    /// the sockets' entry times that `residence` sums, so that Little's law
+    /// (`tcpsim report`) checks two independent sums.
+    flow: i128,
 }
 
 impl StateStats {
     /// ∫ current dt over `[0, end]`, in socket·nanoseconds, for `end` at or after
-    /// every change: the time of every residence that ended, plus `end - entry`
-    /// for each socket still here.
+    /// every change: each residence that ended, exit minus entry, plus `end -
+    /// entry` for each socket still here.
     pub fn integral(&self, end: SimTime) -> u128 {
-        self.residence + u128::from(self.current) * u128::from(end.as_nanos()) - self.entries
+        let open = i128::from(self.current) * i128::from(end.as_nanos());
+        u128::try_from(open + self.flow).expect("no exit before its entry")
     }
     /// Mean time spent in this state per exit, seconds (0 if none exited).
     pub fn mean_residence_s(&self) -> f64 {
@@ -295,13 +298,13 @@ impl Stats {
             f.current -= 1;
             f.exited += 1;
             f.residence += now.saturating_since(since).as_nanos() as u128;
-            f.entries -= u128::from(since.as_nanos());
+            f.flow += i128::from(now.as_nanos());
         }
         let t = &mut self.states[to.index()];
         t.entered += 1;
         if to != State::Closed {
             t.current += 1;
-            t.entries += u128::from(now.as_nanos());
+            t.flow -= i128::from(now.as_nanos());
             t.peak = t.peak.max(t.current);
         }
         if let Some(tr) = &mut self.trace {
@@ -384,7 +387,7 @@ mod tests {
         assert_eq!(st.trace().len(), 2);
     }
 
-    /// The integral kept as entry and residence sums equals `current` summed
+    /// The integral kept from the times of the changes equals `current` summed
     /// over every nanosecond: sockets moving through random states at random
     /// times, against a step-by-step integration of the counts.
     #[test]
@@ -421,5 +424,46 @@ mod tests {
                 assert!(st.state(s).exited > 10, "{s} exercised");
             }
         }
+    }
+
+    /// The integral reads only the times of the changes: an entry time reported
+    /// wrong (`since` a second late) moves the residence, not the integral, so
+    /// Little's law, which compares the two, still catches it.
+    #[test]
+    fn the_integral_does_not_read_entry_times() {
+        let a = SockAddr::default();
+        let t = |s| SimTime::ZERO + SimDuration::from_secs(s);
+        let run = |late: u64| {
+            let mut st = Stats::new();
+            let (open, timeout) = (Cause::AppConnect, Cause::RetransmitTimeout);
+            st.transition(
+                t(1),
+                t(0),
+                a,
+                a,
+                ConnId(1),
+                State::Closed,
+                State::SynSent,
+                open,
+            );
+            let since = t(1 + late);
+            st.transition(
+                t(3),
+                since,
+                a,
+                a,
+                ConnId(1),
+                State::SynSent,
+                State::Closed,
+                timeout,
+            );
+            st.finish(t(4));
+            let s = st.state(State::SynSent);
+            (s.integral(t(4)), s.residence)
+        };
+        let (right, wrong) = (run(0), run(1));
+        assert_eq!(right, (2_000_000_000, 2_000_000_000));
+        assert_eq!(wrong.0, right.0, "the integral ignores `since`");
+        assert_eq!(wrong.1, 1_000_000_000, "the residence reads it");
     }
 }
