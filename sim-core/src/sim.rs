@@ -444,14 +444,16 @@ impl<E, D: DeadlineSet> Sim<E, D> {
         })
     }
 
-    /// Fires the next key up to `bound` (packed) and returns what fired, moving
+    /// Fires the next key below `bound` (packed) and returns what fired, moving
     /// on the events met on their first of two lane crossings; `None` if nothing
-    /// is pending up to `bound`.
+    /// is pending below `bound`. No real key equals `bound`: it is [`NO_KEY`],
+    /// or the last key at some time (`seq` bits all ones, where a real key's
+    /// stay below [`SEQ_LIMIT`]), so one comparison also stops at [`NO_KEY`].
     #[inline(always)]
     fn fire_next(&mut self, bound: u128) -> Option<Fired<E>> {
         loop {
             let (k, from) = self.next_key();
-            if k == NO_KEY || k > bound {
+            if k >= bound {
                 return None;
             }
             if let Some(fired) = self.fire(k, from) {
