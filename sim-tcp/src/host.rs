@@ -241,7 +241,11 @@ impl Timers {
         self.top.is_some_and(|(_, i)| i == idx)
     }
 
-    /// Arms (or re-arms, `was_armed`) socket `idx` at `t`.
+    /// Arms (or re-arms, `was_armed`) socket `idx` at `t`. Always inlined, as is
+    /// [`Timers::disarm`]: every timer change of every socket calls one, from a
+    /// handful of places, and inlined they take 0.8 % fewer instructions in all
+    /// (callgrind, the lossy client-close run).
+    #[inline(always)]
     fn arm(&mut self, idx: u32, t: SimTime, was_armed: bool) {
         if !self.in_heap {
             if was_armed {
@@ -322,6 +326,7 @@ impl Timers {
     }
 
     /// Disarms an armed socket.
+    #[inline(always)]
     fn disarm(&mut self, idx: u32) {
         self.armed -= 1;
         if !self.in_heap {
