@@ -401,6 +401,11 @@ impl Sock {
         self.rto_at.min(self.fw2_at).min(self.linger_at)
     }
 
+    /// Queues an application event (none once the application has closed, or
+    /// before its socket was accepted). Always inlined, as are `send_ack`,
+    /// `send_syn` and `queue_fin`: short, and on every connection's path; inlined
+    /// they take 1.2 % fewer instructions (callgrind, the lossy client-close run).
+    #[inline(always)]
     fn event(&self, cx: &mut Cx, ev: AppEvent) {
         if !self.app_closed && self.accepted {
             cx.io.events.push_back((self.id, self.conn, ev));
@@ -438,7 +443,7 @@ impl Sock {
     }
 
     /// `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`.
-    #[inline]
+    #[inline(always)]
     fn send_ack(&mut self, cx: &mut Cx) {
         let s = self.segment(cx, Flags::ACK, self.snd_nxt, 0);
         cx.emit(s);
@@ -486,6 +491,7 @@ impl Sock {
     }
 
     /// SYN (active) or SYN,ACK (passive or simultaneous open) at ISS.
+    #[inline(always)]
     fn send_syn(&mut self, cx: &mut Cx) {
         let flags = if self.state == State::SynSent {
             Flags::SYN
@@ -650,6 +656,7 @@ impl Sock {
 
     /// Queue our FIN and move ESTABLISHED/SYN_RCVD → FIN_WAIT_1, CLOSE_WAIT →
     /// LAST_ACK (Linux `tcp_close_state()`); `false` if there is nothing to close.
+    #[inline(always)]
     fn queue_fin(&mut self, cx: &mut Cx, cause: Cause) -> bool {
         let to = match self.state {
             State::SynRcvd | State::Established => State::FinWait1,
