@@ -180,6 +180,7 @@ impl TwSock {
 
     /// Linux `tcp_timewait_check_oow_rate_limit()`: segments with data (and no SYN)
     /// are always answered, others at most once per 500 ms.
+    #[cold]
     fn oow_ack(&mut self, idx: u32, cx: &mut Cx, seg: &Segment, ts_off: u32) {
         let now_ms = Self::ms(cx.now);
         let always = seg.seg_len() > 0 && !seg.flags.syn();
@@ -773,6 +774,7 @@ impl TwTable {
         TwVerdict::Keep
     }
 
+    #[cold]
     fn reset(&mut self, idx: u32, cx: &mut Cx, seg: &Segment) -> TwVerdict {
         let s = self.get_mut(idx);
         if let Some(r) = reset_for(seg, s.conn) {
