@@ -243,7 +243,7 @@ impl Timers {
 
     /// Arms (or re-arms, `was_armed`) socket `idx` at `t`. Always inlined, as is
     /// [`Timers::disarm`]: every timer change of every socket calls one, from a
-    /// handful of places, and inlined they take 0.8 % fewer instructions in all
+    /// handful of places, and inlined they take 0.9 % fewer instructions in all
     /// (callgrind, the lossy client-close run).
     #[inline(always)]
     fn arm(&mut self, idx: u32, t: SimTime, was_armed: bool) {
