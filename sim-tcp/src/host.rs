@@ -1525,16 +1525,17 @@ mod tests {
     use super::*;
     use std::collections::BTreeSet;
 
+    /// A host at 10.0.0.1 with the default stack and costs, seeded by `seed`.
+    fn host(seed: u64) -> Host {
+        let addr = Addr::new(10, 0, 0, 1);
+        Host::new(addr, TcpConfig::default(), CostModel::default(), seed)
+    }
+
     /// The remembered timestamp offset is the keyed hash's, for a repeated peer
     /// and after switching peers back and forth.
     #[test]
     fn ts_offset_memo_gives_the_hash() {
-        let mut h = Host::new(
-            Addr::new(10, 0, 0, 1),
-            TcpConfig::default(),
-            CostModel::default(),
-            5,
-        );
+        let mut h = host(5);
         let offs: Vec<u32> = [2, 2, 3, 2, 3, 3, 4]
             .into_iter()
             .map(|d| {
@@ -1552,12 +1553,7 @@ mod tests {
     /// the last destination. Freed slab slots are taken again last freed first.
     #[test]
     fn connect_predictions_hold() {
-        let mut h = Host::new(
-            Addr::new(10, 0, 0, 1),
-            TcpConfig::default(),
-            CostModel::default(),
-            9,
-        );
+        let mut h = host(9);
         let mut stats = Stats::new();
         let now = SimTime::ZERO;
         let r1 = SockAddr::new(Addr::new(10, 0, 0, 2), 80);
@@ -1603,14 +1599,13 @@ mod tests {
     /// 4-tuple plus the 4 µs clock.
     #[test]
     fn isn_is_the_keyed_hash_of_the_4_tuple() {
-        let addr = Addr::new(10, 0, 0, 1);
-        let mut h = Host::new(addr, TcpConfig::default(), CostModel::default(), 5);
+        let mut h = host(5);
         for (port, d, rport, ns) in [(40000u16, 2u8, 80u16, 0u64), (1, 3, 443, 123_456_789)] {
             let remote = SockAddr::new(Addr::new(10, 0, 0, d), rport);
             let want = keyed(
                 h.secret,
                 &[
-                    u64::from(addr.0),
+                    u64::from(h.addr.0),
                     u64::from(port),
                     u64::from(remote.addr.0),
                     u64::from(remote.port),
