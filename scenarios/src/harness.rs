@@ -47,7 +47,7 @@ use sim_tcp::{
 };
 
 use crate::error::CliError;
-use crate::output::{ConnectionLine, CsvOut, csv_field};
+use crate::output::{ConnectionLine, CsvOut, csv_field, destination_text, ending_text};
 use crate::pcap::PcapOut;
 use crate::spec::{CloseMode, Closer, GroupConfig, LinkConfig, Role, Scenario};
 
@@ -215,6 +215,15 @@ struct Choice {
 /// hosts' state is fetched into cache in two steps, one connection apart
 /// ([`World::prefetch_starts`]).
 const DRAW_AHEAD: usize = 2;
+
+/// What a `connections.csv` row's [`ending_text`] is made of: both sides' paths,
+/// the outcome (its discriminant) and the active closer (its text's first byte,
+/// which tells the four apart).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct EndingKey {
+    paths: [u64; 2],
+    words: [u8; 2],
+}
 
 // Side bits (one byte per side in `Conn::bits`).
 /// The application called close (any mode): it holds the socket no more.
@@ -396,10 +405,16 @@ struct World<'a> {
     names: Vec<String>,
     /// The same as `connections.csv` fields ([`csv_field`]), formatted once.
     name_fields: Vec<Box<[u8]>>,
-    /// `Path` texts as `connections.csv` fields, formatted once, with their path
-    /// bits, in order of first use: few distinct paths occur, and the common ones
-    /// come first, so a scan finds one sooner than a map would.
-    path_fields: Vec<(u64, Box<[u8]>)>,
+    /// `connections.csv`'s `server` and `server_port` fields
+    /// ([`destination_text`]), by server host index: a few ports each, formatted
+    /// once.
+    destination_fields: Vec<PortFields>,
+    /// Its `outcome`, `active_closer`, `client_path` and `server_path` fields
+    /// ([`ending_text`]), formatted once, under their [`EndingKey`], in order of
+    /// first use: few distinct endings occur (two in the 10^6 connections of
+    /// issue 7's run), and the common ones come first, so a scan finds one sooner
+    /// than a map would.
+    ending_fields: Vec<(EndingKey, Box<[u8]>)>,
     /// The longest close() that blocked (SO_LINGER), by connection id: kept apart
     /// since few connections have one.
     close_blocked: BTreeMap<u64, SimDuration>,
@@ -415,6 +430,32 @@ fn write_peer(out: &mut String, names: &[String], addr: Addr) {
             let _ = write!(out, "{addr}");
         }
     }
+}
+
+/// A host's [`destination_text`]s, by port.
+type PortFields = Vec<(u16, Box<[u8]>)>;
+
+/// [`destination_text`] for host `h` (named in `names`) and `port`, from
+/// [`World::destination_fields`], where it is formatted on first use.
+fn destination_field<'f>(
+    fields: &'f mut Vec<PortFields>,
+    names: &[String],
+    h: u32,
+    port: u16,
+) -> &'f [u8] {
+    let h = h as usize;
+    if fields.len() <= h {
+        fields.resize_with(h + 1, Vec::new);
+    }
+    let ports = &mut fields[h];
+    let i = match ports.iter().position(|&(p, _)| p == port) {
+        Some(i) => i,
+        None => {
+            ports.push((port, destination_text(&names[h], port)));
+            ports.len() - 1
+        }
+    };
+    &ports[i].1
 }
 
 fn host_of(addr: Addr, hosts: usize) -> Option<u32> {
@@ -508,7 +549,8 @@ impl<'a> World<'a> {
             end: SimTime::ZERO,
             name_fields: names.iter().map(|n| csv_field(n)).collect(),
             names,
-            path_fields: Vec::new(),
+            destination_fields: Vec::new(),
+            ending_fields: Vec::new(),
             close_blocked: BTreeMap::new(),
         };
         w.setup()?;
@@ -1419,22 +1461,32 @@ impl<'a> World<'a> {
                 ),
             }
         };
-        let [client_path, server_path] = [Who::Client, Who::Server].map(|who| {
-            let p = c.path(who).or_else(|| open_path(who))?;
-            let fields = &mut self.path_fields;
-            let found = fields.iter().position(|&(bits, _)| bits == p.bits());
-            Some(found.unwrap_or_else(|| {
-                fields.push((p.bits(), csv_field(&p.to_string())));
-                fields.len() - 1
-            }))
-        });
-        let path_field = |i: Option<usize>| i.map_or(&[][..], |i| &*self.path_fields[i].1);
+        // No path is an empty field, as the empty path is.
+        let path = |who: Who| {
+            c.path(who)
+                .or_else(|| open_path(who))
+                .unwrap_or(Path::EMPTY)
+        };
+        let (client_path, server_path) = (path(Who::Client), path(Who::Server));
+        let key = EndingKey {
+            paths: [client_path.bits(), server_path.bits()],
+            words: [outcome as u8, active_closer.as_bytes()[0]],
+        };
+        let ending = match self.ending_fields.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                let paths = [client_path, server_path].map(|p| p.to_string());
+                let text = ending_text(outcome, [active_closer, &paths[0], &paths[1]]);
+                self.ending_fields.push((key, text));
+                self.ending_fields.len() - 1
+            }
+        };
         // A silent destination has no name: its address, formatted for its rows.
         let address;
-        let server = match host_of(c.dst.addr, self.hosts.len()) {
-            Some(h) => &*self.name_fields[h as usize],
+        let destination = match host_of(c.dst.addr, self.hosts.len()) {
+            Some(h) => destination_field(&mut self.destination_fields, &self.names, h, c.dst.port),
             None => {
-                address = csv_field(&c.dst.addr.to_string());
+                address = destination_text(&c.dst.addr.to_string(), c.dst.port);
                 &*address
             }
         };
@@ -1442,22 +1494,23 @@ impl<'a> World<'a> {
             id: id.0,
             client: &self.name_fields[c.client_host as usize],
             client_port: (c.client_port != 0).then_some(c.client_port),
-            server,
-            server_port: c.dst.port,
+            destination,
             opened: c.opened,
             established: c.established(),
             // Finalized when its last socket was freed (or it never had one): now.
             finished: (!at_end).then(|| self.sim.now()),
-            outcome,
-            // These words are CSV fields as they are.
-            active_closer: active_closer.as_bytes(),
-            client_path: path_field(client_path),
-            server_path: path_field(server_path),
+            ending: &self.ending_fields[ending].1,
             retransmits: c.retransmits.into(),
             bytes_discarded: c.bytes_discarded,
             stale_accepted: c.stale_accepted.into(),
             bytes_delivered: c.received[0] + c.received[1],
-            close_blocked: self.close_blocked.remove(&id.0),
+            // Looked up only if some close() blocked: the call costs more than
+            // the check.
+            close_blocked: if self.close_blocked.is_empty() {
+                None
+            } else {
+                self.close_blocked.remove(&id.0)
+            },
         };
         self.sinks.connections.connection(&line)
     }

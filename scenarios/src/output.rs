@@ -192,23 +192,23 @@ const CONNECTIONS_HEADER: &[u8] = b"id,client,client_port,server,server_port,ope
 established_s,finished_s,outcome,active_closer,client_path,server_path,retransmits,\
 bytes_discarded,stale_accepted,bytes_delivered,close_blocked_s\n";
 
-/// A `connections.csv` row (`analysis::schema::ConnectionRow`, field by field) as
-/// the harness has it: texts already as CSV fields ([`csv_field`]), since they
-/// repeat from row to row (host names, paths), and times as they are, written as
-/// serde writes their `as_secs_f64()`.
+/// A `connections.csv` row (`analysis::schema::ConnectionRow`) as the harness has
+/// it: texts already as CSV fields, since they repeat from row to row (host names,
+/// and the runs of fields [`destination_text`] and [`ending_text`] join), and times
+/// as they are, written as serde writes their `as_secs_f64()`.
 pub struct ConnectionLine<'a> {
     pub id: u64,
+    /// The `client` field ([`csv_field`]).
     pub client: &'a [u8],
     pub client_port: Option<u16>,
-    pub server: &'a [u8],
-    pub server_port: u16,
+    /// The `server` and `server_port` fields and their commas ([`destination_text`]).
+    pub destination: &'a [u8],
     pub opened: SimTime,
     pub established: Option<SimTime>,
     pub finished: Option<SimTime>,
-    pub outcome: Outcome,
-    pub active_closer: &'a [u8],
-    pub client_path: &'a [u8],
-    pub server_path: &'a [u8],
+    /// The `outcome`, `active_closer`, `client_path` and `server_path` fields and
+    /// their commas ([`ending_text`]).
+    pub ending: &'a [u8],
     pub retransmits: u64,
     pub bytes_discarded: u64,
     pub stale_accepted: u64,
@@ -221,6 +221,28 @@ pub fn csv_field(text: &str) -> Box<[u8]> {
     let mut field = Vec::with_capacity(text.len());
     put_field(&mut field, text.as_bytes());
     field.into_boxed_slice()
+}
+
+/// [`ConnectionLine::destination`]: `server,server_port,`.
+pub fn destination_text(server: &str, port: u16) -> Box<[u8]> {
+    let mut text = Vec::new();
+    put_field(&mut text, server.as_bytes());
+    text.push(b',');
+    put_u64(&mut text, port.into());
+    text.push(b',');
+    text.into_boxed_slice()
+}
+
+/// [`ConnectionLine::ending`]: `outcome,active_closer,client_path,server_path,`.
+pub fn ending_text(outcome: Outcome, texts: [&str; 3]) -> Box<[u8]> {
+    // No outcome's text needs quotes (a test checks).
+    let mut text = outcome.as_str().as_bytes().to_vec();
+    for t in texts {
+        text.push(b',');
+        put_field(&mut text, t.as_bytes());
+    }
+    text.push(b',');
+    text.into_boxed_slice()
 }
 
 /// Appends the line of `r`: its fields in `ConnectionRow` order, as csv's
@@ -238,23 +260,15 @@ fn write_connection(line: &mut Vec<u8>, r: &ConnectionLine) {
         }
         line.push(b',');
     };
-    let text = |line: &mut Vec<u8>, field: &[u8]| {
-        line.extend_from_slice(field);
-        line.push(b',');
-    };
     int(line, Some(r.id));
-    text(line, r.client);
+    line.extend_from_slice(r.client);
+    line.push(b',');
     int(line, r.client_port.map(u64::from));
-    text(line, r.server);
-    int(line, Some(u64::from(r.server_port)));
+    line.extend_from_slice(r.destination);
     secs(line, Some(r.opened.as_nanos()));
     secs(line, r.established.map(SimTime::as_nanos));
     secs(line, r.finished.map(SimTime::as_nanos));
-    // No outcome's text needs quotes (a test checks).
-    text(line, r.outcome.as_str().as_bytes());
-    text(line, r.active_closer);
-    text(line, r.client_path);
-    text(line, r.server_path);
+    line.extend_from_slice(r.ending);
     int(line, Some(r.retransmits));
     int(line, Some(r.bytes_discarded));
     int(line, Some(r.stale_accepted));
@@ -528,7 +542,6 @@ mod tests {
     fn connection_lines_match_serde_byte_for_byte() {
         use analysis::schema::ConnectionRow;
         let t = SimTime::from_nanos;
-        let fields = |texts: [&str; 5]| texts.map(csv_field);
         let cases = [
             (1, true, "clients/1", Outcome::Completed),
             (2, false, "odd,\"name\"", Outcome::PortExhausted),
@@ -542,25 +555,22 @@ mod tests {
         for (id, some, name, outcome) in cases {
             let texts = [
                 name,
-                "server/0",
-                "client",
-                if some { "SYN_SENT>CLOSED" } else { "" },
-                "",
+                if some { "server/0" } else { name },
+                if some { "client" } else { name },
+                if some { "SYN_SENT>CLOSED" } else { name },
+                if some { "" } else { name },
             ];
-            let [client, server, closer, client_path, server_path] = fields(texts);
+            let [client, server, closer, client_path, server_path] = texts;
+            let server_port = if some { 80 } else { 65_535 };
             let line = ConnectionLine {
                 id,
-                client: &client,
+                client: &csv_field(client),
                 client_port: some.then_some(40_000 + id as u16),
-                server: &server,
-                server_port: 80,
+                destination: &destination_text(server, server_port),
                 opened: t(id * 1_234_567_891),
                 established: some.then_some(t(4_034_425)),
                 finished: some.then_some(t(60_012_034_425)),
-                outcome,
-                active_closer: &closer,
-                client_path: &client_path,
-                server_path: &server_path,
+                ending: &ending_text(outcome, [closer, client_path, server_path]),
                 retransmits: id,
                 bytes_discarded: 0,
                 stale_accepted: u64::MAX,
@@ -574,7 +584,7 @@ mod tests {
                 client,
                 client_port: line.client_port,
                 server,
-                server_port: line.server_port,
+                server_port,
                 opened_s: line.opened.as_secs_f64(),
                 established_s: line.established.map(SimTime::as_secs_f64),
                 finished_s: line.finished.map(SimTime::as_secs_f64),
