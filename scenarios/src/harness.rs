@@ -177,6 +177,9 @@ struct GroupRt {
     first_host: u32,
     stats: Stats,
     arrivals: StreamRng,
+    /// Open loop: the mean time between arrivals (`1 / rate`, rounded to the
+    /// nanosecond once).
+    arrival_mean: Option<SimDuration>,
     choice: StreamRng,
     /// Open loop: the next connections' draws, made ahead (see [`World::start`]).
     ahead: VecDeque<Choice>,
@@ -506,6 +509,7 @@ impl<'a> World<'a> {
                     Stats::new()
                 },
                 arrivals: master.stream(&format!("arrivals:{}", gc.name)),
+                arrival_mean: gc.rate().map(|r| SimDuration::from_secs_f64(1.0 / r)),
                 choice: master.stream(&format!("choice:{}", gc.name)),
                 ahead: VecDeque::new(),
                 attempts: 0,
@@ -633,8 +637,7 @@ impl<'a> World<'a> {
         if grp.quota_reached() {
             return;
         }
-        let rate = grp.cfg.rate().expect("open-loop group");
-        let mean = SimDuration::from_secs_f64(1.0 / rate);
+        let mean = grp.arrival_mean.expect("open-loop group");
         let at = self.sim.now() + exponential(&mut grp.arrivals, mean);
         if at < SimTime::ZERO + self.sc.run.duration {
             self.schedule(at, Ev::Arrival(g));
