@@ -220,12 +220,13 @@ struct Choice {
 const DRAW_AHEAD: usize = 2;
 
 /// What a `connections.csv` row's [`ending_text`] is made of: both sides' paths,
-/// the outcome (its discriminant) and the active closer (its text's first byte,
-/// which tells the four apart).
+/// the outcome and the active closer (its text's first byte, which tells the four
+/// apart).
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct EndingKey {
     paths: [u64; 2],
-    words: [u8; 2],
+    outcome: Outcome,
+    closer: u8,
 }
 
 // Side bits (one byte per side in `Conn::bits`).
@@ -409,14 +410,12 @@ struct World<'a> {
     /// The same as `connections.csv` fields ([`csv_field`]), formatted once.
     name_fields: Vec<Box<[u8]>>,
     /// `connections.csv`'s `server` and `server_port` fields
-    /// ([`destination_text`]), by server host index: a few ports each, formatted
-    /// once.
-    destination_fields: Vec<PortFields>,
+    /// ([`destination_text`]), by host index and then port (a few per host),
+    /// formatted once ([`interned`]).
+    destination_fields: Vec<Vec<(u16, Box<[u8]>)>>,
     /// Its `outcome`, `active_closer`, `client_path` and `server_path` fields
-    /// ([`ending_text`]), formatted once, under their [`EndingKey`], in order of
-    /// first use: few distinct endings occur (two in the 10^6 connections of
-    /// issue 7's run), and the common ones come first, so a scan finds one sooner
-    /// than a map would.
+    /// ([`ending_text`]), formatted once under their [`EndingKey`] ([`interned`]):
+    /// few distinct endings occur (two in the 10^6 connections of issue 7's run).
     ending_fields: Vec<(EndingKey, Box<[u8]>)>,
     /// The longest close() that blocked (SO_LINGER), by connection id: kept apart
     /// since few connections have one.
@@ -435,30 +434,21 @@ fn write_peer(out: &mut String, names: &[String], addr: Addr) {
     }
 }
 
-/// A host's [`destination_text`]s, by port.
-type PortFields = Vec<(u16, Box<[u8]>)>;
-
-/// [`destination_text`] for host `h` (named in `names`) and `port`, from
-/// [`World::destination_fields`], where it is formatted on first use.
-fn destination_field<'f>(
-    fields: &'f mut Vec<PortFields>,
-    names: &[String],
-    h: u32,
-    port: u16,
-) -> &'f [u8] {
-    let h = h as usize;
-    if fields.len() <= h {
-        fields.resize_with(h + 1, Vec::new);
-    }
-    let ports = &mut fields[h];
-    let i = match ports.iter().position(|&(p, _)| p == port) {
-        Some(i) => i,
-        None => {
-            ports.push((port, destination_text(&names[h], port)));
-            ports.len() - 1
-        }
-    };
-    &ports[i].1
+/// The index in `texts` of the text formatted for `key`, formatting it with `make`
+/// on first use. Texts stay in order of first use: few distinct keys occur, and the
+/// common ones come first, so a scan finds one sooner than a map would.
+fn interned<K: PartialEq>(
+    texts: &mut Vec<(K, Box<[u8]>)>,
+    key: K,
+    make: impl FnOnce() -> Box<[u8]>,
+) -> usize {
+    texts
+        .iter()
+        .position(|(k, _)| *k == key)
+        .unwrap_or_else(|| {
+            texts.push((key, make()));
+            texts.len() - 1
+        })
 }
 
 fn host_of(addr: Addr, hosts: usize) -> Option<u32> {
@@ -552,8 +542,8 @@ impl<'a> World<'a> {
             horizon: horizon(sc),
             end: SimTime::ZERO,
             name_fields: names.iter().map(|n| csv_field(n)).collect(),
+            destination_fields: vec![Vec::new(); names.len()],
             names,
-            destination_fields: Vec::new(),
             ending_fields: Vec::new(),
             close_blocked: BTreeMap::new(),
         };
@@ -1473,21 +1463,22 @@ impl<'a> World<'a> {
         let (client_path, server_path) = (path(Who::Client), path(Who::Server));
         let key = EndingKey {
             paths: [client_path.bits(), server_path.bits()],
-            words: [outcome as u8, active_closer.as_bytes()[0]],
+            outcome,
+            closer: active_closer.as_bytes()[0],
         };
-        let ending = match self.ending_fields.iter().position(|(k, _)| *k == key) {
-            Some(i) => i,
-            None => {
-                let paths = [client_path, server_path].map(|p| p.to_string());
-                let text = ending_text(outcome, [active_closer, &paths[0], &paths[1]]);
-                self.ending_fields.push((key, text));
-                self.ending_fields.len() - 1
-            }
-        };
+        let ending = interned(&mut self.ending_fields, key, || {
+            let paths = [client_path, server_path].map(|p| p.to_string());
+            ending_text(outcome, [active_closer, &paths[0], &paths[1]])
+        });
         // A silent destination has no name: its address, formatted for its rows.
         let address;
         let destination = match host_of(c.dst.addr, self.hosts.len()) {
-            Some(h) => destination_field(&mut self.destination_fields, &self.names, h, c.dst.port),
+            Some(h) => {
+                let (h, port) = (h as usize, c.dst.port);
+                let ports = &mut self.destination_fields[h];
+                let i = interned(ports, port, || destination_text(&self.names[h], port));
+                &*ports[i].1
+            }
             None => {
                 address = destination_text(&c.dst.addr.to_string(), c.dst.port);
                 &*address
