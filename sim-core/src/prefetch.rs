@@ -21,6 +21,13 @@ pub fn prefetch<T>(x: &T) {
     line(start.wrapping_add(size - 1));
 }
 
+/// Prefetches the cache line of `p`, which need not point to anything: the
+/// address is only a hint (for the next free slot of a buffer, say).
+#[inline(always)]
+pub fn prefetch_ptr<T>(p: *const T) {
+    line(p.cast());
+}
+
 #[inline(always)]
 fn line(p: *const u8) {
     #[cfg(target_arch = "x86_64")]

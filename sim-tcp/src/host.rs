@@ -1194,6 +1194,14 @@ impl Host {
             Linger::Abort => (true, None),
             Linger::Timeout(n) => (false, Some(n)),
         };
+        let s = self.slots[idx as usize].sock.as_ref().expect("live slot");
+        if !abort && !s.fin_rcvd && s.state.is_synchronized() {
+            // An active close: in a round trip or two the socket becomes a
+            // mini-socket (FIN_WAIT_2, then TIME_WAIT). Those lines are out of
+            // cache in a big run; fetch them now.
+            self.demux.prefetch(key(s.local_port, s.remote));
+            self.tw.prefetch_insert();
+        }
         self.with_sock(now, idx, stats, |s, cx| (s.close(cx, abort, timeout), ()));
     }
 

@@ -272,6 +272,13 @@ impl Slots {
         (n * CHUNK + last.len() - 1) as u32
     }
 
+    /// Where the next [`Slots::push`] writes, if its chunk is allocated.
+    #[inline]
+    fn next_push(&self) -> Option<*const TwSock> {
+        let last = self.rest.last().unwrap_or(&self.first);
+        (last.len() < last.capacity()).then(|| last.as_ptr().wrapping_add(last.len()))
+    }
+
     fn heap_bytes(&self) -> usize {
         let chunks = self.rest.iter().map(Vec::capacity).sum::<usize>() + self.first.capacity();
         chunks * std::mem::size_of::<TwSock>()
@@ -340,6 +347,19 @@ impl BlockFifo {
     #[inline]
     fn front(&self) -> Option<&Expiry> {
         self.first.as_ref()
+    }
+
+    /// Where the next [`BlockFifo::push_back`] writes, if that block is allocated.
+    #[inline]
+    fn next_push(&self) -> Option<*const Expiry> {
+        if self.first.is_none() {
+            (self.front.capacity() > 0).then_some(self.front.as_ptr())
+        } else if self.back.len() == FIFO_BLOCK || self.back.capacity() == 0 {
+            // push_back() takes the spare block, if any.
+            self.spare.as_ref().map(|b| b.as_ptr())
+        } else {
+            Some(self.back.as_ptr().wrapping_add(self.back.len()))
+        }
     }
 
     /// The entry after the front, if it is in the front block.
@@ -595,6 +615,31 @@ impl TwTable {
         if let Some(s) = self.fifo.front().and_then(|e| self.slots.get(e.idx)) {
             sim_core::prefetch::prefetch(s);
         }
+    }
+
+    /// Prefetches what a socket's coming entry writes: the slot
+    /// [`TwTable::insert`] takes and the expiry queue's next entry (a hint, for
+    /// an active close some round trips ahead).
+    #[inline]
+    pub fn prefetch_insert(&self) {
+        let (slot, expiry) = self.insert_targets();
+        if let Some(p) = slot {
+            sim_core::prefetch::prefetch_ptr(p);
+        }
+        if let Some(p) = expiry {
+            sim_core::prefetch::prefetch_ptr(p);
+        }
+    }
+
+    /// Where the next insertion writes its mini-socket, and where its TIME_WAIT
+    /// expiry goes in the queue, as far as they are allocated already.
+    #[inline]
+    fn insert_targets(&self) -> (Option<*const TwSock>, Option<*const Expiry>) {
+        let slot = match self.free {
+            NO_SLOT => self.slots.next_push(),
+            f => self.slots.get(f).map(|s| s as *const TwSock),
+        };
+        (slot, self.fifo.next_push())
     }
 
     /// Prefetches the expiry queue's entry after the front, which a pop copies
@@ -923,6 +968,8 @@ mod tests {
         let ms = |n: u32| SimDuration::from_millis(u64::from(n));
         let remote = SockAddr::new(Addr::new(10, 0, 0, 2), 80);
         let (mut popped, mut moved) = (0, 0);
+        // Insertions whose mini-socket slot and expiry entry were predicted.
+        let mut predicted = [0u32; 2];
         // The free slots, last freed on top, and how many slots were ever made.
         let (mut free, mut made) = (Vec::new(), 0u32);
         for step in 0..20_000u32 {
@@ -949,12 +996,24 @@ mod tests {
                         0,
                     );
                     let fw2 = (rng.below(2) == 0).then(|| ms(rng.below(90_000)));
+                    let (slot_at, expiry_at) = table.insert_targets();
                     let idx = table.insert(&sock, now, tw_len, fw2);
                     let want = free.pop().unwrap_or_else(|| {
                         made += 1;
                         made - 1
                     });
                     assert_eq!(idx, want, "step {step}");
+                    // The prefetch's targets are where the insertion wrote.
+                    if let Some(p) = slot_at {
+                        assert!(std::ptr::eq(p, table.get(idx)), "step {step}");
+                        predicted[0] += 1;
+                    }
+                    if let (Some(p), None) = (expiry_at, fw2) {
+                        let q = &table.fifo;
+                        let last = if q.back.is_empty() { &q.front } else { &q.back };
+                        assert!(std::ptr::eq(p, last.last().expect("pushed")), "step {step}");
+                        predicted[1] += 1;
+                    }
                     model.insert(idx, (now + fw2.unwrap_or(tw_len), fw2.is_some()));
                 }
                 (2, Some(idx)) => {
@@ -1001,6 +1060,10 @@ mod tests {
         assert!(
             popped > 500 && moved > 500,
             "{popped} expiries, {moved} moves"
+        );
+        assert!(
+            predicted.iter().all(|&n| n > 1000),
+            "predicted slots and expiry entries: {predicted:?}"
         );
     }
 }
