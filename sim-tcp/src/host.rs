@@ -138,8 +138,8 @@ const NO_SLOT: u32 = u32::MAX;
 /// thousands of client hosts take turns and each is out of cache when its turn
 /// comes, so every line a segment touches is a miss: the compiler's own order
 /// spread those fields over about nine lines, from the host's first to its last
-/// (`scripts/ab.sh`, lossy client-close at 10^6: wall 0.962 and 0.965 in two
-/// batches, the same outputs).
+/// (`scripts/ab.sh`, lossy client-close at 10^6: wall 0.962, 0.965 and 0.975 in
+/// three batches, the same outputs).
 #[repr(C, align(64))]
 pub struct Host {
     addr: Addr,
