@@ -13,12 +13,14 @@ pub fn prefetch<T>(x: &T) {
     if size == 0 {
         return;
     }
-    // A line every 64 bytes from the start, and the line of the last byte (`x`
-    // need not be aligned to a line).
+    // A line every 64 bytes from the start, and the line of the last byte when
+    // `x` may start inside a line (a line-aligned value's loop has covered it).
     for offset in (0..size).step_by(64) {
         line(start.wrapping_add(offset));
     }
-    line(start.wrapping_add(size - 1));
+    if std::mem::align_of::<T>() < 64 {
+        line(start.wrapping_add(size - 1));
+    }
 }
 
 /// Prefetches the cache line of `p`, which need not point to anything: the
@@ -55,6 +57,11 @@ mod tests {
         let odd: &[u8; 130] = bytes[5..135].try_into().expect("130 bytes");
         prefetch(odd);
         prefetch(&bytes);
+        #[repr(align(64))]
+        struct Lines([u8; 128]);
+        let lines = Lines([7; 128]);
+        prefetch(&lines);
+        assert_eq!(lines.0, [7; 128]);
         assert!(bytes.iter().enumerate().all(|(i, &b)| b as usize == i));
     }
 }
