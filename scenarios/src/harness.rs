@@ -115,8 +115,8 @@ enum Ev {
 /// touches its sender's up-link and its receiver's down-link along with the hosts,
 /// and with thousands of client hosts taking turns, links in an array of their own
 /// were one more page and cache line to fetch at each turn (`scripts/ab.sh`, lossy
-/// client-close at 10^6: wall 0.968, 0.972 and 0.990 in three batches, the same
-/// outputs).
+/// client-close at 10^6: wall 0.976, 0.980 and 0.990 in three batches of 10 rounds,
+/// the same outputs).
 struct Node {
     host: Host,
     /// Host → switch.
