@@ -114,9 +114,9 @@ enum Ev {
 /// A host with its two access links, side by side in memory (2,496 bytes). A segment
 /// touches its sender's up-link and its receiver's down-link along with the hosts,
 /// and with thousands of client hosts taking turns, links in an array of their own
-/// were, most likely, one more page and cache line to fetch at each turn (`scripts/ab.sh`, lossy
-/// client-close at 10^6: wall 0.976, 0.980 and 0.990 in three batches of 10 rounds,
-/// the same outputs).
+/// were, most likely, one more page and cache line to fetch at each turn
+/// (`scripts/ab.sh`, lossy client-close at 10^6: wall 0.976, 0.980 and 0.990 in
+/// three batches of 10 rounds, the same outputs).
 struct Node {
     host: Host,
     /// Host → switch.
