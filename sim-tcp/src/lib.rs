@@ -99,6 +99,7 @@ mod fifo;
 mod hash;
 mod host;
 mod perturb;
+mod portbits;
 mod ports;
 mod rtt;
 mod segment;

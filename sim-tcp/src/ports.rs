@@ -6,16 +6,17 @@
 use arrayvec::ArrayVec;
 
 use crate::hash::LookupMap;
+use crate::portbits::PortBits;
 use crate::segment::SockAddr;
 
-/// A bitmap over `ip_local_port_range` (3.5 KiB for the default 28,232 ports,
+/// A bitmap over `ip_local_port_range` (3.6 KiB for the default 28,232 ports,
 /// allocated on the first connect(), less than a hash set of the ~1,000 ports a
-/// busy client holds) plus, for the rare port held by more than one socket (toward
+/// busy client holds; see [`PortBits`]) plus, for the rare port held by more than one socket (toward
 /// different peers), the count of the others. Acquire and release touch one word.
 ///
 /// It also knows, for up to [`MAX_DESTS`] destinations at once, which ports are
 /// held toward each ([`PortSet::toward`]): the port scan skips those a word at a
-/// time. A host whose sockets all point to one destination (a client's usual
+/// time, and runs of full words a summary word at a time. A host whose sockets all point to one destination (a client's usual
 /// state) needs no second bitmap for it: the ports held toward it are the ports
 /// held.
 #[derive(Default)]
@@ -24,7 +25,7 @@ pub(crate) struct PortSet {
     base: u16,
     /// Ports in the range.
     len: usize,
-    held: Vec<u64>,
+    held: PortBits,
     /// Sockets beyond the first on a port held by more than one.
     shared: LookupMap<u16, u32>,
     /// Sockets holding a port.
@@ -47,19 +48,13 @@ struct Dest {
     holders: u32,
     /// A bitmap like [`PortSet::held`]'s, or empty while this is the one
     /// destination with holders: then it is `held`.
-    bits: Vec<u64>,
+    bits: PortBits,
 }
 
 /// A destination tracked by a [`PortSet`], from [`PortSet::toward`]; valid until
 /// the set changes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Toward(usize);
-
-/// Bit `i` of a bitmap (0 past its end).
-#[inline]
-fn test(bits: &[u64], i: usize) -> bool {
-    bits.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
-}
 
 impl PortSet {
     /// For ephemeral ports in `lo..=hi`.
@@ -71,44 +66,40 @@ impl PortSet {
         }
     }
 
-    /// Word and bit of `port`. Panics outside the range.
+    /// Bit index of `port`. Panics outside the range.
     #[inline]
-    fn bit(&self, port: u16) -> (usize, u64) {
+    fn index(&self, port: u16) -> usize {
         let i = usize::from(port.wrapping_sub(self.base));
         assert!(i < self.len, "port {port} outside the ephemeral range");
-        (i / 64, 1 << (i % 64))
+        i
     }
 
     /// Whether any socket holds `port`.
     #[inline]
     pub fn held(&self, port: u16) -> bool {
         let i = usize::from(port.wrapping_sub(self.base));
-        i < self.len && test(&self.held, i)
+        i < self.len && self.held.contains(i)
     }
 
     /// Prefetches the word of `held` that says whether `port` is held (a hint; see
     /// [`sim_core::prefetch`]).
     #[inline]
     pub fn prefetch(&self, port: u16) {
-        let i = usize::from(port.wrapping_sub(self.base));
-        if let Some(w) = self.held.get(i / 64) {
-            sim_core::prefetch::prefetch(w);
-        }
+        self.held.prefetch(usize::from(port.wrapping_sub(self.base)));
     }
 
     /// One more socket, toward `remote`, holds `port` (none toward `remote` held it:
     /// a 4-tuple is unique); true if it is the first.
     #[inline]
     pub fn acquire(&mut self, port: u16, remote: SockAddr) -> bool {
-        let (w, b) = self.bit(port);
+        let i = self.index(port);
         if self.held.is_empty() {
-            self.held = vec![0; self.len.div_ceil(64)];
+            self.held = PortBits::new(self.len);
         }
         // Before `held` changes: a bitmap copied from it must not have this port.
-        self.track(w, b, remote);
+        self.track(i, remote);
         self.holders += 1;
-        if self.held[w] & b == 0 {
-            self.held[w] |= b;
+        if self.held.insert(i) {
             true
         } else {
             *self.shared.entry(port).or_insert(0) += 1;
@@ -120,16 +111,16 @@ impl PortSet {
     /// was the last.
     #[inline]
     pub fn release(&mut self, port: u16, remote: SockAddr) -> bool {
-        let (w, b) = self.bit(port);
+        let i = self.index(port);
         self.holders -= 1;
         if self.overflow {
             self.overflow = self.holders > 0;
         } else {
-            let i = self.find(remote).expect("a destination with holders");
-            let d = &mut self.dests[i];
+            let k = self.find(remote).expect("a destination with holders");
+            let d = &mut self.dests[k];
             d.holders -= 1;
             if !d.bits.is_empty() {
-                d.bits[w] &= !b;
+                d.bits.remove(i);
             }
         }
         if !self.shared.is_empty()
@@ -141,9 +132,8 @@ impl PortSet {
             }
             return false;
         }
-        let word = self.held.get_mut(w).expect("a port was acquired");
-        assert!(*word & b != 0, "port {port} held");
-        *word &= !b;
+        assert!(!self.held.is_empty(), "a port was acquired");
+        assert!(self.held.remove(i), "port {port} held");
         true
     }
 
@@ -155,19 +145,19 @@ impl PortSet {
             .position(|d| d.remote == remote && d.holders > 0)
     }
 
-    /// Counts a socket toward `remote` on the port at word `w`, bit `b`.
+    /// Counts a socket toward `remote` on the port of bit index `i`.
     #[inline]
-    fn track(&mut self, w: usize, b: u64, remote: SockAddr) {
+    fn track(&mut self, i: usize, remote: SockAddr) {
         if self.overflow {
             return;
         }
-        let Some(i) = self.find(remote).or_else(|| self.add_dest(remote)) else {
+        let Some(k) = self.find(remote).or_else(|| self.add_dest(remote)) else {
             return;
         };
-        let d = &mut self.dests[i];
+        let d = &mut self.dests[k];
         d.holders += 1;
         if !d.bits.is_empty() {
-            d.bits[w] |= b;
+            d.bits.insert(i);
         }
     }
 
@@ -191,7 +181,7 @@ impl PortSet {
                 self.dests.push(Dest {
                     remote,
                     holders: 0,
-                    bits: Vec::new(),
+                    bits: PortBits::default(),
                 });
                 self.dests.len() - 1
             }
@@ -205,7 +195,7 @@ impl PortSet {
         let d = &mut self.dests[i];
         d.remote = remote;
         if others && d.bits.is_empty() {
-            d.bits = vec![0; self.held.len()];
+            d.bits = PortBits::new(self.len);
         }
         Some(i)
     }
@@ -222,7 +212,7 @@ impl PortSet {
         }
     }
 
-    fn bits(&self, t: Toward) -> &[u64] {
+    fn bits(&self, t: Toward) -> &PortBits {
         match &self.dests[t.0].bits {
             b if b.is_empty() => &self.held,
             b => b,
@@ -232,49 +222,33 @@ impl PortSet {
     /// Whether a socket toward `t`'s destination holds `port` (in the range).
     #[inline]
     pub fn taken(&self, t: Toward, port: u16) -> bool {
-        test(self.bits(t), usize::from(port - self.base))
+        self.bits(t).contains(usize::from(port - self.base))
     }
 
     /// The first port from `from` on, in steps of two (the ports of one parity, as
     /// Linux's scan takes them), below `end`, that no socket toward `t`'s
     /// destination holds; else the first port of that parity at or past `end`.
-    /// Reads 64 ports a word. `from` and `end - 1` are in the range, `from < end`.
+    /// Reads 64 ports a word, and skips runs of words whose ports of that parity
+    /// are all taken 64 words at a time ([`PortBits::next_clear`]). `from` and
+    /// `end - 1` are in the range, `from < end`.
     pub fn next_untaken(&self, t: Toward, from: u32, end: u32) -> u32 {
         let base = u32::from(self.base);
         debug_assert!(base <= from && from < end && end <= base + self.len as u32);
-        let bits = self.bits(t);
         let (start, stop) = ((from - base) as usize, (end - base) as usize);
-        // Bit k of a word is port index 64w + k: same parity as k.
-        let parity = if start % 2 == 0 {
-            0x5555_5555_5555_5555
-        } else {
-            0xAAAA_AAAA_AAAA_AAAA
-        };
-        let mut j = start;
-        while j < stop {
-            let w = j / 64;
-            let word = bits.get(w).copied().unwrap_or(0);
-            let free = !word & parity & (!0u64 << (j % 64));
-            if free != 0 {
-                let q = w * 64 + free.trailing_zeros() as usize;
-                if q < stop {
-                    return base + q as u32;
-                }
-                break;
-            }
-            j = (w + 1) * 64 + start % 2;
+        match self.bits(t).next_clear(start, stop) {
+            Some(i) => base + i as u32,
+            None => from + (end - from).div_ceil(2) * 2,
         }
-        from + (end - from).div_ceil(2) * 2
     }
 
     /// Heap bytes held (the map counted as `capacity × 8/7` buckets of entry +
     /// control byte).
     pub fn heap_bytes(&self) -> usize {
-        self.held.capacity() * 8
+        self.held.heap_bytes()
             + self
                 .dests
                 .iter()
-                .map(|d| d.bits.capacity() * 8)
+                .map(|d| d.bits.heap_bytes())
                 .sum::<usize>()
             + self.shared.capacity() * 8 / 7 * (std::mem::size_of::<(u16, u32)>() + 1)
     }
@@ -442,10 +416,14 @@ mod tests {
                 assert_eq!(set.release(port, remote), k == 0);
             }
         }
-        assert!(set.held.iter().all(|&w| w == 0));
+        assert!((0..set.len).all(|i| !set.held.contains(i)));
         assert!(set.shared.is_empty());
         assert!(set.holders == 0 && !set.overflow);
-        assert!(set.dests.iter().all(|d| d.bits.iter().all(|&w| w == 0)));
+        assert!(
+            set.dests
+                .iter()
+                .all(|d| (0..set.len).all(|i| !d.bits.contains(i)))
+        );
         seen
     }
 
