@@ -7,8 +7,10 @@
 //! connect() on a client host holding 90 % of its ports toward one destination
 //! (`connect_near_exhaustion`): alone (the scan jumps over the ports held toward it),
 //! with one more socket toward a second destination (still tracked apart, still
-//! jumps), and with one toward each of `MAX_DESTS` = 8 more (untracked: the scan
-//! looks each held port up, as Linux does).
+//! jumps), with one toward each of `MAX_DESTS` = 8 more (untracked: the scan
+//! looks each held port up, as Linux does), and on a host holding every port
+//! toward it (`full_range`: the connect() fails with EADDRNOTAVAIL after scanning
+//! both parities, skipping full words 64 at a time).
 //!
 //! `cargo bench -p sim-tcp --bench endpoint_pair -- --noplot`
 
@@ -80,16 +82,21 @@ fn time_wait_footprint() {
     println!("time_wait_footprint: {N} TIME_WAIT sockets, {per:.0} simulator heap bytes each");
 }
 
-/// A client host holding 90 % of the default port range toward one destination,
-/// plus one socket toward each of `others` more; the measured step is a connect()
-/// toward the first and its abort, which frees the port again.
-fn crowded_host(others: u32) -> impl FnMut() -> u16 {
+/// A client host holding 90 % of the default port range toward one destination
+/// (every port of it if `full`), plus one socket toward each of `others` more;
+/// the measured step is a connect() toward the first and its abort, which frees
+/// the port again, or (`full`) a connect() that fails with EADDRNOTAVAIL after
+/// scanning both parities of the range.
+fn crowded_host(full: bool, others: u32) -> impl FnMut() -> Option<u16> {
     let mut h = Host::new(common::US, TcpConfig::default(), CostModel::default(), 1);
     let mut st = Stats::new();
     let now = SimTime::ZERO;
     let dst = SockAddr::new(common::PEER, 80);
-    for i in 0..25_400 {
-        h.connect(now, dst, ConnId(i), &mut st).unwrap();
+    let held = if full { u64::MAX } else { 25_400 };
+    for i in 0..held {
+        if h.connect(now, dst, ConnId(i), &mut st).is_err() {
+            break;
+        }
     }
     for k in 1..=others {
         let other = SockAddr::new(Addr(common::PEER.0 + k), 80);
@@ -97,8 +104,11 @@ fn crowded_host(others: u32) -> impl FnMut() -> u16 {
     }
     while h.poll_transmit().is_some() {}
     move || {
-        let id = h.connect(now, dst, ConnId(1), &mut st).unwrap();
-        let port = h.local_port(id).unwrap();
+        let Ok(id) = h.connect(now, dst, ConnId(1), &mut st) else {
+            assert!(full, "a free port");
+            return None;
+        };
+        let port = h.local_port(id);
         h.close(now, id, Linger::Abort, &mut st);
         while h.poll_transmit().is_some() {}
         while h.poll_event().is_some() {}
@@ -123,12 +133,13 @@ fn bench(cr: &mut Criterion) {
     g.finish();
     let mut g = cr.benchmark_group("connect_near_exhaustion");
     g.throughput(Throughput::Elements(1));
-    for (name, others) in [
-        ("one_destination", 0),
-        ("two_destinations", 1),
-        ("nine_destinations", 8),
+    for (name, full, others) in [
+        ("one_destination", false, 0),
+        ("two_destinations", false, 1),
+        ("nine_destinations", false, 8),
+        ("full_range", true, 0),
     ] {
-        let mut step = crowded_host(others);
+        let mut step = crowded_host(full, others);
         g.bench_function(name, |b| b.iter(|| black_box(step())));
     }
     g.finish();

@@ -60,7 +60,9 @@ impl PortBits {
     /// Whether bit `i` is set (false if nothing is allocated).
     #[inline]
     pub fn contains(&self, i: usize) -> bool {
-        self.words.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+        self.words
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
     /// Prefetches the word of bit `i` (a hint; see [`sim_core::prefetch`]).

@@ -85,7 +85,8 @@ impl PortSet {
     /// [`sim_core::prefetch`]).
     #[inline]
     pub fn prefetch(&self, port: u16) {
-        self.held.prefetch(usize::from(port.wrapping_sub(self.base)));
+        self.held
+            .prefetch(usize::from(port.wrapping_sub(self.base)));
     }
 
     /// One more socket, toward `remote`, holds `port` (none toward `remote` held it:
