@@ -166,10 +166,10 @@ mod tests {
     /// scans do skip full words), and the summaries have no bits past the words.
     fn check_summaries(bits: &PortBits) {
         let n = bits.len_words();
-        for parity in 0..2 {
+        for (parity, mask) in PARITY.into_iter().enumerate() {
             for w in 0..SUMMARY * 64 {
                 let summary = bits.words[n + parity * SUMMARY + w / 64];
-                let full = w < n && bits.words[w] & PARITY[parity] == PARITY[parity];
+                let full = w < n && bits.words[w] & mask == mask;
                 assert_eq!(summary & (1 << (w % 64)) != 0, full, "word {w} of {n}");
             }
         }
