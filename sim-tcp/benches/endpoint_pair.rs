@@ -7,8 +7,9 @@
 //! connect() on a client host holding 90 % of its ports toward one destination
 //! (`connect_near_exhaustion`): alone (the scan jumps over the ports held toward it),
 //! with one more socket toward a second destination (still tracked apart, still
-//! jumps), with one toward each of `MAX_DESTS` = 8 more (untracked: the scan
-//! looks each held port up, as Linux does), and on a host holding every port
+//! jumps), with one toward each of 8 more (tracked too), with one toward each of
+//! 64 more, past the 64 destinations tracked at once (untracked: the scan looks
+//! each held port up, as Linux does), and on a host holding every port
 //! toward it (`full_range`: the connect() fails with EADDRNOTAVAIL after scanning
 //! both parities, skipping full words 64 at a time).
 //!
@@ -137,6 +138,7 @@ fn bench(cr: &mut Criterion) {
         ("one_destination", false, 0),
         ("two_destinations", false, 1),
         ("nine_destinations", false, 8),
+        ("sixty_five_destinations", false, 64),
         ("full_range", true, 0),
     ] {
         let mut step = crowded_host(full, others);

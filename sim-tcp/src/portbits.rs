@@ -54,7 +54,7 @@ impl PortBits {
     /// Bitmap words.
     #[inline]
     fn len_words(&self) -> usize {
-        self.words.len() - 2 * SUMMARY
+        self.words.len().saturating_sub(2 * SUMMARY)
     }
 
     /// Whether bit `i` is set (false if nothing is allocated).
@@ -143,6 +143,21 @@ impl PortBits {
             (w, from) = (w + 1, 0);
         }
         None
+    }
+
+    /// The set bits' indices in increasing order, those past the range's end
+    /// included.
+    pub fn ones(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words[..self.len_words()]
+            .iter()
+            .enumerate()
+            .flat_map(|(w, &word)| {
+                std::iter::successors((word != 0).then_some(word), |&rest| {
+                    let rest = rest & (rest - 1);
+                    (rest != 0).then_some(rest)
+                })
+                .map(move |rest| w * 64 + rest.trailing_zeros() as usize)
+            })
     }
 
     /// Heap bytes held.

@@ -3,7 +3,7 @@
 //! many sockets (full or TIME_WAIT). Lookup only, never iterated: nothing here can
 //! reach an output in an order.
 
-use arrayvec::ArrayVec;
+use smallvec::SmallVec;
 
 use crate::hash::LookupMap;
 use crate::portbits::PortBits;
@@ -11,14 +11,17 @@ use crate::segment::SockAddr;
 
 /// A bitmap over `ip_local_port_range` (3.6 KiB for the default 28,232 ports,
 /// allocated on the first connect(), less than a hash set of the ~1,000 ports a
-/// busy client holds; see [`PortBits`]) plus, for the rare port held by more than one socket (toward
-/// different peers), the count of the others. Acquire and release touch one word.
+/// busy client holds; see [`PortBits`]) plus, for the rare port held by more than
+/// one socket (toward different peers), the count of the others. Acquire and
+/// release touch one word.
 ///
 /// It also knows, for up to [`MAX_DESTS`] destinations at once, which ports are
 /// held toward each ([`PortSet::toward`]): the port scan skips those a word at a
-/// time, and runs of full words a summary word at a time. A host whose sockets all point to one destination (a client's usual
-/// state) needs no second bitmap for it: the ports held toward it are the ports
-/// held.
+/// time, and runs of full words a summary word at a time. A host whose sockets all
+/// point to one destination (a client's usual state) needs nothing more: the ports
+/// held toward it are the ports held. With sockets toward several, each
+/// destination's ports are a short sorted list, or a bitmap of its own once it
+/// holds [`FEW`] ports or more.
 #[derive(Default)]
 pub(crate) struct PortSet {
     /// First port of the range (bit 0).
@@ -31,24 +34,126 @@ pub(crate) struct PortSet {
     /// Sockets holding a port.
     holders: u32,
     /// The destinations with holders (`Dest::holders > 0`), and free entries.
-    /// Inline, in the host: every connect() and every release reads one, and a
-    /// list apart is one more miss each when thousands of hosts take turns.
-    dests: ArrayVec<Dest, MAX_DESTS>,
+    /// The first two inline, in the host: every connect() and every release
+    /// reads one, and a list apart is one more miss each when thousands of hosts
+    /// take turns.
+    dests: SmallVec<[Dest; 2]>,
     /// A socket came toward a destination when all [`MAX_DESTS`] entries were in
     /// use: nothing is tracked until no port is held.
     overflow: bool,
+    /// Ports toward a destination from which they are a bitmap ([`FEW`]; less
+    /// in tests, whose ranges are small).
+    few: usize,
 }
 
-/// Destinations tracked at once per host.
-pub(crate) const MAX_DESTS: usize = 8;
+/// Destinations tracked at once per host. Past them, the port scan looks each held
+/// port up in the 4-tuple table, as Linux does, until no port is held.
+pub(crate) const MAX_DESTS: usize = 64;
 
-/// The ports held toward one destination.
+/// Ports held toward one destination (of several) from which they are a bitmap
+/// rather than a sorted list. The bitmap costs 3.8 KiB for the default range, 15
+/// bytes per port at 256, against the 64-byte TIME_WAIT mini-socket (at least)
+/// that holds each.
+const FEW: usize = 256;
+
+/// A destination with holders, or a free entry.
 struct Dest {
     remote: SockAddr,
     holders: u32,
-    /// A bitmap like [`PortSet::held`]'s, or empty while this is the one
-    /// destination with holders: then it is `held`.
-    bits: PortBits,
+    taken: Taken,
+}
+
+/// The ports held toward one destination, as bit indices of the range.
+enum Taken {
+    /// The only destination with holders: its ports are [`PortSet::held`]'s.
+    Held,
+    /// Fewer than [`PortSet::few`], sorted.
+    Few(Vec<u16>),
+    /// A bitmap like [`PortSet::held`].
+    Bits(PortBits),
+}
+
+impl Taken {
+    /// The ports in `held` (below `len`): those of the only destination that had
+    /// holders, now that another has some too.
+    fn of(held: &PortBits, len: usize, few: usize) -> Taken {
+        let ports: Vec<u16> = held
+            .ones()
+            .take_while(|&i| i < len)
+            .take(few)
+            .map(|i| i as u16)
+            .collect();
+        if ports.len() >= few {
+            Taken::Bits(held.clone())
+        } else {
+            Taken::Few(ports)
+        }
+    }
+
+    /// Bit index `i` is taken now (it was not).
+    #[inline]
+    fn insert(&mut self, i: usize, len: usize, few: usize) {
+        match self {
+            Taken::Held => {}
+            Taken::Few(list) => {
+                let at = list.partition_point(|&x| usize::from(x) < i);
+                list.insert(at, i as u16);
+                if list.len() >= few {
+                    let mut bits = PortBits::new(len);
+                    for &x in list.iter() {
+                        bits.insert(usize::from(x));
+                    }
+                    *self = Taken::Bits(bits);
+                }
+            }
+            Taken::Bits(bits) => {
+                bits.insert(i);
+            }
+        }
+    }
+
+    /// Bit index `i` is free now (it was taken).
+    #[inline]
+    fn remove(&mut self, i: usize) {
+        match self {
+            Taken::Held => {}
+            Taken::Few(list) => {
+                let at = list.binary_search(&(i as u16)).expect("a taken port");
+                list.remove(at);
+            }
+            Taken::Bits(bits) => {
+                assert!(bits.remove(i), "a taken port");
+            }
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Taken::Held => 0,
+            Taken::Few(list) => list.capacity() * 2,
+            Taken::Bits(bits) => bits.heap_bytes(),
+        }
+    }
+}
+
+/// The first index from `start` on in steps of two, below `stop`, that the sorted
+/// `list` lacks.
+fn next_missing(list: &[u16], start: usize, stop: usize) -> Option<usize> {
+    let mut rest = &list[list.partition_point(|&x| usize::from(x) < start)..];
+    let mut i = start;
+    while i < stop {
+        while let Some((&x, tail)) = rest.split_first()
+            && usize::from(x) < i
+        {
+            rest = tail;
+        }
+        if rest.first().is_some_and(|&x| usize::from(x) == i) {
+            i += 2;
+        } else {
+            return Some(i);
+        }
+    }
+    None
 }
 
 /// A destination tracked by a [`PortSet`], from [`PortSet::toward`]; valid until
@@ -58,10 +163,16 @@ pub(crate) struct Toward(usize);
 
 impl PortSet {
     /// For ephemeral ports in `lo..=hi`.
-    pub fn new([lo, hi]: [u16; 2]) -> PortSet {
+    pub fn new(range: [u16; 2]) -> PortSet {
+        PortSet::with_few(range, FEW)
+    }
+
+    /// With bitmaps per destination from `few` ports on.
+    fn with_few([lo, hi]: [u16; 2], few: usize) -> PortSet {
         PortSet {
             base: lo,
             len: usize::from(hi.saturating_sub(lo)) + 1,
+            few,
             ..PortSet::default()
         }
     }
@@ -97,7 +208,7 @@ impl PortSet {
         if self.held.is_empty() {
             self.held = PortBits::new(self.len);
         }
-        // Before `held` changes: a bitmap copied from it must not have this port.
+        // Before `held` changes: ports taken from it must not have this one.
         self.track(i, remote);
         self.holders += 1;
         if self.held.insert(i) {
@@ -120,9 +231,7 @@ impl PortSet {
             let k = self.find(remote).expect("a destination with holders");
             let d = &mut self.dests[k];
             d.holders -= 1;
-            if !d.bits.is_empty() {
-                d.bits.remove(i);
-            }
+            d.taken.remove(i);
         }
         if !self.shared.is_empty()
             && let Some(n) = self.shared.get_mut(&port)
@@ -155,11 +264,10 @@ impl PortSet {
         let Some(k) = self.find(remote).or_else(|| self.add_dest(remote)) else {
             return;
         };
+        let (len, few) = (self.len, self.few);
         let d = &mut self.dests[k];
         d.holders += 1;
-        if !d.bits.is_empty() {
-            d.bits.insert(i);
-        }
+        d.taken.insert(i, len, few);
     }
 
     /// An entry for `remote`, toward which no port is held; `None` (and
@@ -168,11 +276,11 @@ impl PortSet {
     fn add_dest(&mut self, remote: SockAddr) -> Option<usize> {
         let others = self.holders > 0;
         if others {
-            // The one destination so far had `held` for its bitmap: no longer.
-            let held = &self.held;
+            // The one destination so far had `held` for its ports: no longer.
+            let (held, len, few) = (&self.held, self.len, self.few);
             for d in self.dests.iter_mut().filter(|d| d.holders > 0) {
-                if d.bits.is_empty() {
-                    d.bits = held.clone();
+                if let Taken::Held = d.taken {
+                    d.taken = Taken::of(held, len, few);
                 }
             }
         }
@@ -182,7 +290,7 @@ impl PortSet {
                 self.dests.push(Dest {
                     remote,
                     holders: 0,
-                    bits: PortBits::default(),
+                    taken: Taken::Held,
                 });
                 self.dests.len() - 1
             }
@@ -192,11 +300,14 @@ impl PortSet {
                 return None;
             }
         };
-        // A free entry's bitmap is empty or all zeros (each release cleared its bit).
+        // A free entry's list is empty, its bitmap all clear (each release cleared
+        // its port): either serves as it is.
         let d = &mut self.dests[i];
         d.remote = remote;
-        if others && d.bits.is_empty() {
-            d.bits = PortBits::new(self.len);
+        if !others {
+            d.taken = Taken::Held;
+        } else if let Taken::Held = d.taken {
+            d.taken = Taken::Few(Vec::new());
         }
         Some(i)
     }
@@ -213,30 +324,34 @@ impl PortSet {
         }
     }
 
-    fn bits(&self, t: Toward) -> &PortBits {
-        match &self.dests[t.0].bits {
-            b if b.is_empty() => &self.held,
-            b => b,
-        }
-    }
-
     /// Whether a socket toward `t`'s destination holds `port` (in the range).
     #[inline]
     pub fn taken(&self, t: Toward, port: u16) -> bool {
-        self.bits(t).contains(usize::from(port - self.base))
+        let i = usize::from(port - self.base);
+        match &self.dests[t.0].taken {
+            Taken::Held => self.held.contains(i),
+            Taken::Few(list) => list.binary_search(&(i as u16)).is_ok(),
+            Taken::Bits(bits) => bits.contains(i),
+        }
     }
 
     /// The first port from `from` on, in steps of two (the ports of one parity, as
     /// Linux's scan takes them), below `end`, that no socket toward `t`'s
     /// destination holds; else the first port of that parity at or past `end`.
-    /// Reads 64 ports a word, and skips runs of words whose ports of that parity
-    /// are all taken 64 words at a time ([`PortBits::next_clear`]). `from` and
-    /// `end - 1` are in the range, `from < end`.
+    /// A bitmap is read 64 ports a word, and runs of words whose ports of that
+    /// parity are all taken are skipped 64 words at a time
+    /// ([`PortBits::next_clear`]). `from` and `end - 1` are in the range,
+    /// `from < end`.
     pub fn next_untaken(&self, t: Toward, from: u32, end: u32) -> u32 {
         let base = u32::from(self.base);
         debug_assert!(base <= from && from < end && end <= base + self.len as u32);
         let (start, stop) = ((from - base) as usize, (end - base) as usize);
-        match self.bits(t).next_clear(start, stop) {
+        let next = match &self.dests[t.0].taken {
+            Taken::Held => self.held.next_clear(start, stop),
+            Taken::Few(list) => next_missing(list, start, stop),
+            Taken::Bits(bits) => bits.next_clear(start, stop),
+        };
+        match next {
             Some(i) => base + i as u32,
             None => from + (end - from).div_ceil(2) * 2,
         }
@@ -245,11 +360,17 @@ impl PortSet {
     /// Heap bytes held (the map counted as `capacity × 8/7` buckets of entry +
     /// control byte).
     pub fn heap_bytes(&self) -> usize {
+        let spilled = if self.dests.spilled() {
+            self.dests.capacity() * std::mem::size_of::<Dest>()
+        } else {
+            0
+        };
         self.held.heap_bytes()
+            + spilled
             + self
                 .dests
                 .iter()
-                .map(|d| d.bits.heap_bytes())
+                .map(|d| d.taken.heap_bytes())
                 .sum::<usize>()
             + self.shared.capacity() * 8 / 7 * (std::mem::size_of::<(u16, u32)>() + 1)
     }
@@ -335,14 +456,16 @@ mod tests {
         SockAddr::new(crate::segment::Addr(0x0a00_0001 + i), 80)
     }
 
-    /// Sockets toward `n` destinations (the first most of the time, so that it
-    /// is often the only one with holders), acquired and released at random
+    /// Sockets toward `n` destinations (the first `first` % of the time, so that
+    /// it is often the only one with holders), acquired and released at random
     /// against a model of every socket; every 10,000 steps all are released. With
     /// more destinations than [`MAX_DESTS`] tracking overflows now and then.
-    fn holders_like_a_model(n: u32, seed: u64) -> [u32; 3] {
+    /// Bitmaps per destination from 8 ports on, so that destinations go from
+    /// `held`'s ports to a list to a bitmap and back often.
+    fn holders_like_a_model(n: u32, first: u32, seed: u64) -> [u32; 3] {
         // A small range, so ports are shared often; its ends included.
         let (lo, hi) = (1000u16, 1200u16);
-        let mut set = PortSet::new([lo, hi]);
+        let mut set = PortSet::with_few([lo, hi], 8);
         // Each port's holders, by destination.
         let mut model: BTreeMap<u16, Vec<SockAddr>> = BTreeMap::new();
         let mut overflow = false;
@@ -357,7 +480,11 @@ mod tests {
                 let remote = holders.swap_remove(i);
                 assert_eq!(set.release(port, remote), holders.is_empty(), "step {step}");
             } else {
-                let remote = dest(rng.below(n * 30).saturating_sub(29 * n + 1));
+                let remote = if rng.below(100) < first {
+                    dest(0)
+                } else {
+                    dest(1 + rng.below(n - 1))
+                };
                 if holders.contains(&remote) {
                     // A 4-tuple is held once.
                     continue;
@@ -420,17 +547,18 @@ mod tests {
         assert!((0..set.len).all(|i| !set.held.contains(i)));
         assert!(set.shared.is_empty());
         assert!(set.holders == 0 && !set.overflow);
-        assert!(
-            set.dests
-                .iter()
-                .all(|d| (0..set.len).all(|i| !d.bits.contains(i)))
-        );
+        assert!(set.dests.iter().all(|d| d.holders == 0
+            && match &d.taken {
+                Taken::Held => true,
+                Taken::Few(list) => list.is_empty(),
+                Taken::Bits(bits) => (0..set.len).all(|i| !bits.contains(i)),
+            }));
         seen
     }
 
     #[test]
     fn counts_holders_like_a_map() {
-        let [one, several, overflow] = holders_like_a_model(3, 5);
+        let [one, several, overflow] = holders_like_a_model(3, 99, 5);
         assert!(
             one > 1_000 && several > 1_000 && overflow == 0,
             "{one} {several} {overflow}"
@@ -446,8 +574,15 @@ mod tests {
     #[test]
     fn stops_tracking_past_max_dests_until_no_port_is_held() {
         // Tracking resumes after each overflow ends (every 10,000 steps).
-        let [_, several, overflow] = holders_like_a_model(12, 6);
+        let [_, several, overflow] = holders_like_a_model(MAX_DESTS as u32 + 8, 0, 6);
         assert!(several > 1_000 && overflow > 1_000, "{several} {overflow}");
+    }
+
+    #[test]
+    fn tracks_dozens_of_destinations() {
+        // 40 destinations, half the sockets toward the first.
+        let [_, several, overflow] = holders_like_a_model(40, 50, 7);
+        assert!(several > 50_000 && overflow == 0, "{several} {overflow}");
     }
 
     #[test]
@@ -468,7 +603,7 @@ mod tests {
                 assert_eq!(set.holders, 0);
                 continue;
             };
-            assert!(set.dests[t.0].bits.is_empty());
+            assert!(matches!(set.dests[t.0].taken, Taken::Held));
             for _ in 0..2_000 {
                 let from = u32::from(lo) + rng.below(u32::from(hi - lo) + 1);
                 let end = from + 1 + rng.below(u32::from(hi) + 1 - from);
