@@ -111,7 +111,7 @@ enum Ev {
     ArrivalsEnd,
 }
 
-/// A host with its two access links, side by side in memory (2,496 bytes). A segment
+/// A host with its two access links, side by side in memory (2,240 bytes). A segment
 /// touches its sender's up-link and its receiver's down-link along with the hosts,
 /// and with thousands of client hosts taking turns, links in an array of their own
 /// were, most likely, one more page and cache line to fetch at each turn
