@@ -9,8 +9,8 @@
 //! - [`stats`]: percentiles, time-weighted means, Student-t confidence intervals.
 //! - [`quantiles`]: exact quantiles of a long stream of integers in memory that
 //!   grows with its distinct values (the simulator's connect times).
-//! - [`reference`]: the analytic reference models (Little's law, TIME_WAIT steady
-//!   state, port ceiling, SYN give-up, connect time under loss).
+//! - [`reference`](mod@reference): the analytic reference models (Little's law,
+//!   TIME_WAIT steady state, port ceiling, SYN give-up, connect time under loss).
 //! - [`summary`]: one run's report (outcomes, per-group states, memory, ports,
 //!   latency, references) and its table / CSV / JSON renderings.
 //! - [`sweep`]: across-seed statistics per parameter point (`ci.csv`).

@@ -9,11 +9,11 @@ use crate::hash::LookupMap;
 use crate::portbits::PortBits;
 use crate::segment::SockAddr;
 
-/// A bitmap over `ip_local_port_range` (3.6 KiB for the default 28,232 ports,
-/// allocated on the first connect(), less than a hash set of the ~1,000 ports a
-/// busy client holds; see [`PortBits`]) plus, for the rare port held by more than
-/// one socket (toward different peers), the count of the others. Acquire and
-/// release touch one word.
+/// A bitmap over `ip_local_port_range` (3.7 KiB for the default 28,232 ports with
+/// its summaries, see [`PortBits`]; allocated on the first connect(), less than a
+/// hash set of the ~1,000 ports a busy client holds) plus, for the rare port held
+/// by more than one socket (toward different peers), the count of the others.
+/// Acquire and release touch one word.
 ///
 /// It also knows, for up to [`MAX_DESTS`] destinations at once, which ports are
 /// held toward each ([`PortSet::toward`]): the port scan skips those a word at a
@@ -51,7 +51,7 @@ pub(crate) struct PortSet {
 pub(crate) const MAX_DESTS: usize = 64;
 
 /// Ports held toward one destination (of several) from which they are a bitmap
-/// rather than a sorted list. The bitmap costs 3.8 KiB for the default range, 15
+/// rather than a sorted list. The bitmap costs 3.7 KiB for the default range, 15
 /// bytes per port at 256, against the 64-byte TIME_WAIT mini-socket (at least)
 /// that holds each.
 const FEW: usize = 256;
