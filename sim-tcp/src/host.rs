@@ -1077,11 +1077,16 @@ impl Host {
         });
         let index = (port_offset as usize) & (PERTURB_SIZE - 1);
         let mut offset = start_offset(*self.perturb.entry(index), port_offset, remaining);
-        let reuse_ok = match self.cfg.tw_reuse {
-            1 => true,
-            2 => remote.addr.is_loopback() || remote.addr == self.addr,
-            _ => false,
-        };
+        // `tcp_tw_reuse` takes over only TIME_WAITs that had timestamps
+        // (`TwSock::reusable`): without them on this host, no port held toward
+        // `remote` can be, and the scan skips those as it does without reuse
+        // (the same ports, without a lookup each).
+        let reuse_ok = self.cfg.timestamps
+            && match self.cfg.tw_reuse {
+                1 => true,
+                2 => remote.addr.is_loopback() || remote.addr == self.addr,
+                _ => false,
+            };
         let toward = if reuse_ok {
             None
         } else {
