@@ -57,12 +57,11 @@ impl PortBits {
         self.words.len().saturating_sub(2 * SUMMARY)
     }
 
-    /// Whether bit `i` is set (false if nothing is allocated).
+    /// Whether bit `i` is set (false if nothing is allocated; true past the
+    /// range's end in its last word; false beyond that word).
     #[inline]
     pub fn contains(&self, i: usize) -> bool {
-        self.words
-            .get(i / 64)
-            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+        i / 64 < self.len_words() && self.words[i / 64] & (1 << (i % 64)) != 0
     }
 
     /// Prefetches the word of bit `i` (a hint; see [`sim_core::prefetch`]).
@@ -250,6 +249,12 @@ mod tests {
         let bits = PortBits::new(70);
         assert!((0..70).all(|i| !bits.contains(i)));
         assert!((70..128).all(|i| bits.contains(i)));
+        // Not the summaries that follow the words, set once the words are full.
+        let mut bits = bits;
+        for i in 0..70 {
+            bits.insert(i);
+        }
+        assert!((128..128 + 2 * SUMMARY * 64).all(|i| !bits.contains(i)));
         assert!(!PortBits::default().contains(0));
     }
 }
