@@ -41,6 +41,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::rng::{StreamRng, below, chance};
 use crate::time::{SimDuration, SimTime};
+use rand::Rng;
 
 // ---------------------------------------------------------------------------------
 // Errors
@@ -318,7 +319,7 @@ impl Loss {
     fn fault_model(&self) -> Option<LossModel> {
         match *self {
             Loss::Bernoulli { p: 0.0 } => None,
-            Loss::Bernoulli { p } => Some(LossModel::Bernoulli(Bernoulli { p }, Ahead::default())),
+            Loss::Bernoulli { p } => Some(LossModel::Bernoulli(Bernoulli { p }, Ahead::EMPTY)),
             Loss::GilbertElliott { p, r, h, k } => Some(LossModel::GilbertElliott(Box::new(
                 GilbertElliott::new(p, r, h, k),
             ))),
@@ -604,70 +605,81 @@ impl FaultModel for LossModel {
 }
 
 /// Bernoulli verdicts already drawn for the segments to come, for a link whose
-/// stream has no other consumer (see [`LossModel::judge_ahead`]).
-#[derive(Clone, Copy, Debug, Default)]
+/// stream has no other consumer (see [`LossModel::judge_ahead`]): bit 0 is the
+/// next segment's (1: lost), and a marker bit above the last verdict, so that
+/// only the marker is left (`bits == 1`) once every verdict is handed out.
+#[derive(Clone, Copy, Debug)]
 struct Ahead {
-    /// The next `passes` segments pass.
-    passes: u32,
-    /// The segment after them is lost.
-    then_loss: bool,
+    bits: u32,
 }
 
 impl Ahead {
-    /// Hands out one of the passes drawn ahead, if any is left.
+    /// No verdict drawn yet.
+    const EMPTY: Ahead = Ahead { bits: 1 };
+
+    /// Hands out the next verdict drawn ahead if it is a pass.
     #[inline]
     fn take_pass(&mut self) -> bool {
-        let any = self.passes > 0;
-        if any {
-            self.passes -= 1;
+        let pass = self.bits & 1 == 0;
+        if pass {
+            self.bits >>= 1;
         }
-        any
+        pass
     }
 }
 
 impl LossModel {
-    /// The most verdicts [`LossModel::judge_ahead`] draws at once: the
-    /// segment's own and those of the segments after it.
-    const AHEAD: u32 = 64;
+    /// How many verdicts [`LossModel::judge_ahead`] draws at once (one stream
+    /// word each), leaving a bit of [`Ahead`] for its marker. (A 64-bit
+    /// [`Ahead`] would hold twice as many, but the model would then outgrow its
+    /// 16 bytes in the link's first cache line.)
+    const AHEAD: usize = 31;
 
     /// The same verdict as [`FaultModel::judge`], for a link on which the loss
     /// draw is the only draw of each segment (no jitter, no duplication, no custom
-    /// model). Bernoulli loss then draws up to [`Self::AHEAD`] segments' verdicts
-    /// at once, stopping at the first loss, and hands them out one per segment:
-    /// the same draws, in the same order, for the same segments, so the outcome is
-    /// the same to the bit, but the stream (304 bytes, mostly out of cache when one
-    /// of thousands of links is next used) is read once every few dozen segments
-    /// instead of once per segment.
+    /// model). Bernoulli loss then draws [`Self::AHEAD`] segments' verdicts at
+    /// once and hands them out one per segment: the same draws, in the same
+    /// order, for the same segments, so the outcome is the same to the bit, but
+    /// the stream (304 bytes, mostly out of cache when one of thousands of links
+    /// is next used) is read once every 31 segments instead of once per segment.
     #[inline]
     fn judge_ahead(&mut self, now: SimTime, rng: &mut StreamRng) -> Fault {
         let LossModel::Bernoulli(m, ahead) = self else {
             return self.judge(now, rng);
         };
+        if ahead.bits == 1 {
+            Self::draw_ahead(m.p, ahead, rng);
+        }
         if ahead.take_pass() {
             return Fault::Pass;
         }
-        if std::mem::take(&mut ahead.then_loss) {
-            return Fault::Drop(DropReason::Loss);
-        }
-        let verdict = m.judge(now, rng);
-        if verdict == Fault::Pass {
-            Self::draw_ahead(m.p, ahead, rng);
-        }
-        verdict
+        ahead.bits >>= 1;
+        Fault::Drop(DropReason::Loss)
     }
 
-    /// Fills `ahead` with the verdicts of up to `AHEAD - 1` more segments.
+    /// Draws the verdicts of the next [`Self::AHEAD`] segments: one `next_u64`
+    /// each, in order ([`Rng::fill_bytes`] hands out the stream's words as
+    /// `next_u64` does), each compared as [`chance`] does ([`loss_threshold`]).
     #[cold]
     #[inline(never)]
     fn draw_ahead(p: f64, ahead: &mut Ahead, rng: &mut StreamRng) {
-        while ahead.passes < Self::AHEAD - 1 {
-            if chance(rng, p) {
-                ahead.then_loss = true;
-                return;
-            }
-            ahead.passes += 1;
-        }
+        let mut words = [0u8; 8 * Self::AHEAD];
+        rng.fill_bytes(&mut words);
+        let threshold = loss_threshold(p);
+        let bits = words.chunks_exact(8).rev().fold(1, |bits, w| {
+            let x = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+            (bits << 1) | u32::from(x >> 11 < threshold)
+        });
+        ahead.bits = bits;
     }
+}
+
+/// The integer form of [`chance`]`(rng, p)`, which draws `x = next_u64()` and is
+/// true if `(x >> 11) × 2^-53 < p`: the product is exact (53 bits, scaled by a
+/// power of two), so that holds exactly when the integer `x >> 11` is below
+/// `p × 2^53` (also exact), that is below its ceiling.
+fn loss_threshold(p: f64) -> u64 {
+    (p * (1u64 << 53) as f64).ceil() as u64
 }
 
 /// Delivers a segment twice with probability `p` (netem's `duplicate`).
@@ -1068,6 +1080,25 @@ impl Link {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_loss_threshold_is_chance_in_integers() {
+        // `x >> 11` below the threshold exactly when `chance` would be true for a
+        // draw of `x`, at the boundary and either side of it, for probabilities
+        // whose `p × 2^53` is an integer (0.5, 2^-20, 1) and for ones whose is not.
+        let unit = |k: u64| k as f64 * (1.0 / (1u64 << 53) as f64);
+        for p in [1e-9, 2f64.powi(-20), 0.01, 0.1, 1.0 / 3.0, 0.5, 0.99, 1.0] {
+            let t = loss_threshold(p);
+            for k in [t.saturating_sub(2), t.saturating_sub(1), t, t + 1] {
+                let k = k.min((1 << 53) - 1);
+                for x in [k << 11, (k << 11) | 0x7ff] {
+                    assert_eq!(x >> 11 < t, unit(x >> 11) < p, "p={p} x={x:#x}");
+                }
+            }
+        }
+        assert_eq!(loss_threshold(0.0), 0);
+        assert_eq!(loss_threshold(1.0), 1 << 53);
+    }
 
     #[test]
     fn what_every_pass_reads_sits_in_the_first_cache_line() {
