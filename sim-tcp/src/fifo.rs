@@ -20,6 +20,16 @@ pub(crate) struct Fifo<T> {
     next: usize,
 }
 
+impl<T> Fifo<T> {
+    /// Empty, with room for `n` items.
+    pub fn with_capacity(n: usize) -> Self {
+        Fifo {
+            items: Vec::with_capacity(n),
+            next: 0,
+        }
+    }
+}
+
 impl<T> Default for Fifo<T> {
     fn default() -> Self {
         Fifo {

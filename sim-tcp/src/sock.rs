@@ -34,6 +34,16 @@ pub(crate) struct Io {
     pub events: Fifo<(SocketId, ConnId, AppEvent)>,
 }
 
+impl Io {
+    /// Queues with room for `n` items each.
+    pub fn with_capacity(n: usize) -> Io {
+        Io {
+            out: Fifo::with_capacity(n),
+            events: Fifo::with_capacity(n),
+        }
+    }
+}
+
 /// What a socket call needs from its host.
 pub(crate) struct Cx<'a> {
     pub now: SimTime,
