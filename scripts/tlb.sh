@@ -27,7 +27,8 @@ valgrind --tool=cachegrind --cache-sim=yes --D1=262144,4,4096 --LL=8388608,16,40
   --set workload.rate=20000 --set "run.duration=$dur" --set link.loss=0.01 \
   --set "group.0.count=$hosts" --out "$work/out" --quiet > /dev/null 2> "$work/log"
 conns=$(($(wc -l < "$work/out/connections.csv") - 1))
-# "LL misses: total ( reads rd + writes wr )"
+# "LL misses: total ( reads rd + writes wr )": the second level serves instruction
+# fetches too, as the hardware's does (they are a few thousand of the reads).
 read -r walks reads < <(grep "LL misses:" "$work/log" |
   awk '{gsub(",", ""); gsub(/\(/, ""); print $4, $5}')
 awk -v w="$walks" -v r="$reads" -v c="$conns" -v h="$hosts" 'BEGIN {
