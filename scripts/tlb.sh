@@ -3,8 +3,9 @@
 # cachegrind's cache simulation with 4 KiB "lines", so that its first level stands for
 # a 64-entry 4-way data TLB and its last level for a 2,048-entry 16-way second-level
 # TLB. A miss in the last level is a page walk. This VM has no hardware counters, and
-# cachegrind counts the same on any machine, so the figure compares layouts the way
-# callgrind's instruction counts compare code. (valgrind treats prefetches as no
+# cachegrind counts the same for a binary on any machine, so the figure compares
+# layouts the way callgrind's instruction counts compare code (a rebuild elsewhere
+# moves it by a fraction of a percent: addresses change). (valgrind treats prefetches as no
 # accesses: a page walk a prefetch would take counts at the access it covers.)
 #
 #   scripts/tlb.sh [CLIENT_HOSTS=1000] [DURATION=5s]

@@ -36,12 +36,12 @@ use std::fmt;
 use std::num::NonZeroU64;
 use std::str::FromStr;
 
+use rand::Rng;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::rng::{StreamRng, below, chance};
 use crate::time::{SimDuration, SimTime};
-use rand::Rng;
 
 // ---------------------------------------------------------------------------------
 // Errors

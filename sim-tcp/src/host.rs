@@ -134,8 +134,9 @@ const NO_SLOT: u32 = u32::MAX;
 /// all a client host with a connection or three needs. Allocated with the host, in
 /// one go, they lie side by side instead of wherever each first push finds room:
 /// with thousands of client hosts taking turns, each page a connection's work
-/// touches is a miss in the translation buffer (`scripts/tlb.sh`: 6.39 → 5.89 page
-/// walks per connection; `scripts/ab.sh`, 10 rounds: wall 0.984, the same outputs).
+/// touches is a miss in the translation buffer (`scripts/tlb.sh 1000 2s`: 6.39 →
+/// 5.90 page walks per connection; `scripts/ab.sh`: wall 0.984 and 0.980 in two
+/// batches, the same outputs).
 const FIRST_ALLOC: usize = 4;
 
 /// One host's TCP stack. See the crate docs for the call order.
