@@ -136,6 +136,13 @@ impl Taken {
     }
 }
 
+/// The ports held toward one destination as a lookup reads them: [`Taken`] with
+/// [`Taken::Held`] resolved to [`PortSet::held`].
+enum Ports<'a> {
+    Bits(&'a PortBits),
+    Few(&'a [u16]),
+}
+
 /// The first index from `start` on in steps of two, below `stop`, that the sorted
 /// `list` lacks.
 fn next_missing(list: &[u16], start: usize, stop: usize) -> Option<usize> {
@@ -324,14 +331,23 @@ impl PortSet {
         }
     }
 
+    /// The ports held toward `t`'s destination.
+    #[inline]
+    fn ports(&self, t: Toward) -> Ports<'_> {
+        match &self.dests[t.0].taken {
+            Taken::Held => Ports::Bits(&self.held),
+            Taken::Few(list) => Ports::Few(list),
+            Taken::Bits(bits) => Ports::Bits(bits),
+        }
+    }
+
     /// Whether a socket toward `t`'s destination holds `port` (in the range).
     #[inline]
     pub fn taken(&self, t: Toward, port: u16) -> bool {
         let i = usize::from(port - self.base);
-        match &self.dests[t.0].taken {
-            Taken::Held => self.held.contains(i),
-            Taken::Few(list) => list.binary_search(&(i as u16)).is_ok(),
-            Taken::Bits(bits) => bits.contains(i),
+        match self.ports(t) {
+            Ports::Bits(bits) => bits.contains(i),
+            Ports::Few(list) => list.binary_search(&(i as u16)).is_ok(),
         }
     }
 
@@ -346,10 +362,9 @@ impl PortSet {
         let base = u32::from(self.base);
         debug_assert!(base <= from && from < end && end <= base + self.len as u32);
         let (start, stop) = ((from - base) as usize, (end - base) as usize);
-        let next = match &self.dests[t.0].taken {
-            Taken::Held => self.held.next_clear(start, stop),
-            Taken::Few(list) => next_missing(list, start, stop),
-            Taken::Bits(bits) => bits.next_clear(start, stop),
+        let next = match self.ports(t) {
+            Ports::Bits(bits) => bits.next_clear(start, stop),
+            Ports::Few(list) => next_missing(list, start, stop),
         };
         match next {
             Some(i) => base + i as u32,
