@@ -7,12 +7,13 @@
 # the median of the per-round B/A ratios, and whether the two wrote the same CSV files.
 #
 #   scripts/ab.sh OLD_BINARY NEW_BINARY [ROUNDS=8] [DURATION=50s]
+#   HOSTS=50 scripts/ab.sh ...   # 50 client hosts instead of 1,000
 #
 # A binary of an older commit: `git worktree add --detach /tmp/old <commit>` then
 # `cargo build --release --manifest-path /tmp/old/Cargo.toml --target-dir /tmp/old-target`.
 set -euo pipefail
-[ $# -ge 2 ] || { sed -n '2,12p' "$0"; exit 2; }
-a=$1 b=$2 rounds=${3:-8} dur=${4:-50s}
+[ $# -ge 2 ] || { sed -n '2,13p' "$0"; exit 2; }
+a=$1 b=$2 rounds=${3:-8} dur=${4:-50s} hosts=${HOSTS:-1000}
 for bin in "$a" "$b"; do
   [ -x "$bin" ] || { echo "ab.sh: $bin is not an executable" >&2; exit 2; }
 done
@@ -22,7 +23,7 @@ trap 'rm -rf "$work"' EXIT
 run() {
   /usr/bin/time -f "%e %U" -a -o "$3" "$1" run client-close \
     --set workload.rate=20000 --set "run.duration=$dur" --set link.loss=0.01 \
-    --set group.0.count=1000 --out "$2" --quiet > /dev/null
+    --set "group.0.count=$hosts" --out "$2" --quiet > /dev/null
 }
 for i in $(seq "$rounds"); do
   run "$a" "$work/a" "$work/a.times"

@@ -9,12 +9,14 @@
 #   scripts/scale.sh                    # all four sizes (10^7 takes a few minutes)
 #   scripts/scale.sh 4 5 6              # only 10^4, 10^5, 10^6
 #   scripts/scale.sh 2000000 4000000    # 2 and 4 million (steady state after 60 s)
+#   HOSTS=50 scripts/scale.sh 6         # 10^6 with 50 client hosts instead of 1,000
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # TCPSIM=path runs that binary (e.g. target/pgo/tcpsim from scripts/pgo.sh) instead of
 # the release build.
 if [ -z "${TCPSIM:-}" ]; then cargo build --release --quiet; fi
 bin="${TCPSIM:-${CARGO_TARGET_DIR:-target}/release/tcpsim}"
+hosts="${HOSTS:-1000}"
 exps=("$@")
 [ ${#exps[@]} -eq 0 ] && exps=(4 5 6 7)
 work="$(mktemp -d)"
@@ -32,7 +34,7 @@ for e in "${exps[@]}"; do
   out="$work/run-$e"
   /usr/bin/time -v -o "$work/time-$e" "$bin" run client-close \
     --set workload.rate=20000 --set "run.duration=${dur}s" --set link.loss=0.01 \
-    --set group.0.count=1000 --out "$out" --quiet > /dev/null
+    --set "group.0.count=$hosts" --out "$out" --quiet > /dev/null
   conns=$(column attempted "$out/summary.csv")
   tw=$(column peak_time_wait "$out/summary.csv")
   wall=$(grep 'Elapsed (wall clock)' "$work/time-$e" | awk '{ print $NF }' \
