@@ -12,7 +12,9 @@
 #
 # Runs the lossy client-close workload (20,000 new connections per simulated second,
 # 1 % loss on every link, TIME_WAIT 60 s) for DURATION of arrivals, then prints the
-# page walks per connection and the functions with the most, reads and writes apart.
+# instructions and page walks per connection (valgrind counts instructions the same
+# in any hour: the load of a shared machine cannot move them), and the functions with
+# the most walks, reads and writes apart.
 # A walk on a read stalls the read; one on a write mostly waits in the store buffer:
 # fewer walks on writes alone measured no faster (see the README's Performance).
 set -euo pipefail
@@ -32,9 +34,10 @@ conns=$(($(wc -l < "$work/out/connections.csv") - 1))
 # fetches too, as the hardware's does (they are a few thousand of the reads).
 read -r walks reads < <(grep "LL misses:" "$work/log" |
   awk '{gsub(",", ""); gsub(/\(/, ""); print $4, $5}')
-awk -v w="$walks" -v r="$reads" -v c="$conns" -v h="$hosts" 'BEGIN {
-  printf "%d client hosts, %d connections: %d page walks, %.2f per connection (%.2f on reads)\n",
-    h, c, w, w / c, r / c }'
+instructions=$(grep "I *refs:" "$work/log" | awk '{gsub(",", ""); print $NF}')
+awk -v w="$walks" -v r="$reads" -v c="$conns" -v h="$hosts" -v i="$instructions" 'BEGIN {
+  printf "%d client hosts, %d connections: %d instructions, %.0f per connection\n", h, c, i, i / c
+  printf "%d page walks, %.2f per connection (%.2f on reads)\n", w, w / c, r / c }'
 for by in DLmr DLmw; do
   [ $by = DLmr ] && echo "functions by page walks on reads (first column), then on writes (second):"
   cg_annotate --show=DLmr,DLmw --sort=$by "$work/tlb.out" 2> /dev/null |
