@@ -31,11 +31,9 @@ impl<T> Fifo<T> {
 }
 
 impl<T> Default for Fifo<T> {
+    /// Empty, with nothing allocated.
     fn default() -> Self {
-        Fifo {
-            items: Vec::new(),
-            next: 0,
-        }
+        Fifo::with_capacity(0)
     }
 }
 
